@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The three services in the foreground with their logs interleaved; Ctrl-C (or SIGTERM) stops them cleanly.
+source "$(dirname "$0")/common.sh"
+BIN="${STAGETRACK_BIN:-$REPO_ROOT/.venv/bin/stagetrack}"
+pids=()
+stop_all() {
+  trap - INT TERM
+  say "stopping the services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  local rc=0
+  # uvicorn re-raises the signal after a graceful shutdown, so 130/143 are clean exits too
+  for pid in "${pids[@]}"; do
+    wait "$pid" && continue
+    local status=$?; case "$status" in 130|143) ;; *) rc=$status ;; esac
+  done
+  say "services stopped with status $rc (the stack keeps running: make down stops it)"
+  exit "$rc"
+}
+trap stop_all INT TERM
+for service in ingest engine kpi; do
+  # each line of output prefixed with the service name
+  "$BIN" serve "$service" > >(trap "" INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
+  pids+=($!)
+done
+for port in "${STAGETRACK_INGEST_PORT:-8000}" "${STAGETRACK_ENGINE_PORT:-8001}" "${STAGETRACK_KPI_PORT:-8002}"; do
+  wait_for "service on :$port" 60 curl -fsS "http://127.0.0.1:$port/readyz" \
+    || say "WARNING: the service on :$port is not ready after 60 s (see its log above)"
+done
+say "all started: ingest :${STAGETRACK_INGEST_PORT:-8000}, engine :${STAGETRACK_ENGINE_PORT:-8001}, kpi :${STAGETRACK_KPI_PORT:-8002}, prometheus :$PROM_PORT"
+wait

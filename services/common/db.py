@@ -1,0 +1,34 @@
+"""PostgreSQL plumbing: one async engine per service, created in bootstrap."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Stable constraint names so Alembic migrations can drop what they created.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(database_url: str, schema: str = "public", pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine whose connections use `schema` first (tests get a schema of their own)."""
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {"search_path": f"{schema},public", "application_name": "stagetrack"}
+        },
+    )
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,106 @@
+"""The canonical event envelope as it travels on `stagetrack.events` (PRODUCT.md "Events").
+
+The ingest builds these after validation; the stage engine decodes them. JSON on the wire (orjson).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+EVENT_TYPES: tuple[str, ...] = (
+    "page_viewed",
+    "content_downloaded",
+    "email_clicked",
+    "webinar_attended",
+    "form_submitted",
+    "identified",
+    "tracked",
+    "lead_accepted",
+    "call_logged",
+    "meeting_scheduled",
+    "lead_disqualified",
+    "meeting_held",
+    "opportunity_created",
+    "opportunity_won",
+    "opportunity_lost",
+    "onboarding_completed",
+    "health_reported",
+    "renewal_won",
+    "upsell_won",
+    "cross_sell_won",
+    "churned",
+    "feedback_submitted",
+)
+
+
+class EnvelopeError(ValueError):
+    """A record on the events topic that is not a valid envelope (goes to the dead-letter topic)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    type: str
+    occurred_at: datetime  # timezone-aware
+    source: str  # the API key's source, stamped by the ingest
+    received_at: datetime  # when the ingest accepted it (UTC)
+    anonymous_id: str | None = None
+    lead_id: str | None = None
+    account_id: str | None = None
+    # Amounts are canonical decimal strings ("12000", "99.50") in the reporting currency: exact, never floats.
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def partition_key(self) -> str:
+        """Records are keyed by lead_id when present, else anonymous_id."""
+        key = self.lead_id or self.anonymous_id
+        assert key is not None, "validated events carry lead_id or anonymous_id"
+        return key
+
+
+def encode(event: Event) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "type": event.type,
+            "occurred_at": event.occurred_at.isoformat(),
+            "source": event.source,
+            "received_at": event.received_at.isoformat(),
+            "anonymous_id": event.anonymous_id,
+            "lead_id": event.lead_id,
+            "account_id": event.account_id,
+            "properties": dict(event.properties),
+        }
+    )
+
+
+def decode(raw: bytes) -> Event:
+    try:
+        data = orjson.loads(raw)
+        occurred_at = datetime.fromisoformat(data["occurred_at"])
+        received_at = datetime.fromisoformat(data["received_at"])
+        event = Event(
+            event_id=str(data["event_id"]),
+            type=str(data["type"]),
+            occurred_at=occurred_at,
+            source=str(data["source"]),
+            received_at=received_at,
+            anonymous_id=data.get("anonymous_id"),
+            lead_id=data.get("lead_id"),
+            account_id=data.get("account_id"),
+            properties=data.get("properties") or {},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise EnvelopeError(f"not a stagetrack event envelope: {exc}") from exc
+    if event.type not in EVENT_TYPES:
+        raise EnvelopeError(f"event {event.event_id}: unknown type {event.type!r}")
+    if occurred_at.tzinfo is None:
+        raise EnvelopeError(f"event {event.event_id}: occurred_at has no UTC offset")
+    if not (event.lead_id or event.anonymous_id):
+        raise EnvelopeError(f"event {event.event_id}: neither lead_id nor anonymous_id")
+    return event

@@ -1,0 +1,49 @@
+"""The endpoints every service has: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(
+    checks: Callable[[], Mapping[str, ReadinessCheck]], registry: CollectorRegistry, timeout_seconds: float
+) -> APIRouter:
+    """`checks` is called per request so the router can be built before the app's resources exist."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="200 only when every dependency (Kafka, PostgreSQL) answers")
+    async def readyz() -> JSONResponse:
+        named = checks()
+        results = await asyncio.gather(*(_run(check, timeout_seconds) for check in named.values()))
+        report = dict(zip(named.keys(), results, strict=True))
+        ready = all(r == "ok" for r in results)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": report}, status_code=200 if ready else 503
+        )
+
+    @router.get("/metrics", summary="Prometheus exposition", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _run(check: ReadinessCheck, timeout_seconds: float) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout_seconds)
+    except TimeoutError:
+        return f"no answer within {timeout_seconds:g} s"
+    except Exception as exc:  # a readiness probe reports any failure instead of raising
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return "ok"

@@ -1,0 +1,62 @@
+"""Kafka plumbing: the durable producer settings and topic creation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+
+def durable_producer(bootstrap_servers: str, **overrides: object) -> AIOKafkaProducer:
+    """A producer whose acknowledgement means the record is on every in-sync replica.
+
+    aiokafka defaults to acks=1; stagetrack answers 2xx only on acks=all with idempotence.
+    """
+    options: dict[str, object] = {
+        "bootstrap_servers": bootstrap_servers,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "compression_type": None,
+        "request_timeout_ms": 10_000,
+        "client_id": "stagetrack",
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> list[str]:
+    """Create the topics that are missing; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in topics if t not in existing]
+        if not wanted:
+            return []
+        try:
+            await admin.create_topics(
+                [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
+            )
+        except TopicAlreadyExistsError:
+            log.info("topics created concurrently: %s", wanted)
+        return wanted
+    finally:
+        await admin.close()
+
+
+async def ping(bootstrap_servers: str, timeout_seconds: float) -> None:
+    """Raises unless a broker answers a metadata request within the timeout."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000)
+    )
+    try:
+        await admin.start()
+        await admin.list_topics()
+    finally:
+        await admin.close()

@@ -1,0 +1,36 @@
+"""Alembic upgrade and Kafka topic creation, callable from the CLI and from tests."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from services.common.kafka import ensure_topics
+from services.common.settings import ServiceSettings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(database_url: str, schema: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = database_url
+    config.attributes["schema"] = schema
+    return config
+
+
+async def upgrade(database_url: str, schema: str, revision: str = "head") -> None:
+    # Alembic's async env runs its own event loop; keep it off ours.
+    await asyncio.to_thread(command.upgrade, alembic_config(database_url, schema), revision)
+
+
+async def downgrade(database_url: str, schema: str, revision: str) -> None:
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url, schema), revision)
+
+
+async def migrate_all(settings: ServiceSettings) -> list[str]:
+    await upgrade(settings.database_url, settings.database_schema)
+    return await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
