@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
@@ -9,3 +11,13 @@ from services.common.settings import ServiceSettings
 
 class IngestSettings(ServiceSettings):
     port: int = Field(default=8000, validation_alias="STAGETRACK_INGEST_PORT")
+    max_events_per_request: int = Field(default=1000, ge=1)
+    # Applies to the JSON document after gzip decompression as well, so a gzip bomb is cut off early.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    kafka_send_timeout_seconds: float = Field(default=5.0, gt=0)
+    retry_after_seconds: int = Field(default=5, ge=1)
+    reporting_currency: str = Field(default="JPY", pattern="^[A-Z]{3}$")
+    # Units of the reporting currency per unit of another, e.g. {"USD": "150.25"}; empty refuses others.
+    currency_rates: dict[str, Decimal] = Field(default_factory=dict)
+    key_cache_seconds: float = Field(default=5.0, ge=0)

@@ -1,0 +1,73 @@
+"""Publishes accepted events to Kafka; returns only once the broker acknowledged every one (acks=all)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Histogram
+
+from services.common.envelope import Event, encode
+from services.common.kafka import durable_producer
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge in time; the client is told 503 and retries with the same event ids."""
+
+
+class KafkaPublisher:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, send_timeout_seconds: float, registry: CollectorRegistry
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._timeout = send_timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
+        self._latency = Histogram(
+            "stagetrack_ingest_kafka_send_seconds",
+            "Time from handing a request's events to Kafka until all were acknowledged",
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):
+                producer = await self._ready_producer()
+                futures = [
+                    await producer.send(self._topic, encode(e), key=e.partition_key.encode()) for e in events
+                ]
+                await asyncio.gather(*futures)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise BrokerUnavailable(f"Kafka did not acknowledge within {self._timeout:g} s: {exc!r}") from exc
+        self._latency.observe(time.perf_counter() - started)
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        """Starts the producer on first use and after a failed start, so a broker outage heals by itself."""
+        if self._producer is not None:
+            return self._producer
+        async with self._starting:
+            if self._producer is None:
+                producer = durable_producer(self._bootstrap_servers)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
