@@ -51,13 +51,43 @@ def migrate() -> int:
     return 0
 
 
+async def _keys(args: argparse.Namespace) -> int:
+    from services.common.service import database
+    from services.ingest.adapters.source_keys import SourceKeys
+    from services.ingest.app.settings import IngestSettings
+
+    async with database(IngestSettings()) as engine:
+        keys = SourceKeys(engine)
+        if args.keys_command == "create":
+            key = await keys.create(args.source)
+            print(f"source {args.source}: {key}\n(shown once; only its hash is stored)")
+        elif args.keys_command == "list":
+            for k in await keys.list():
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+                print(f"{k.id}\t{k.key_prefix}…\t{k.source}\tcreated {k.created_at:%Y-%m-%d %H:%M}\t{state}")
+        else:
+            revoked = await keys.revoke(args.key)
+            print(f"revoked {revoked} key(s)")
+            return 0 if revoked else 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="run one service in the foreground")
     serve_p.add_argument("service", choices=sorted(SERVICES))
     sub.add_parser("migrate", help="upgrade the database to head and create the Kafka topics")
+    keys_p = sub.add_parser("keys", help="API keys of the ingest's sources")
+    keys_sub = keys_p.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("create", help="create a key for a source; printed once").add_argument(
+        "--source", required=True
+    )
+    keys_sub.add_parser("list", help="list keys (prefix, source, state)")
+    keys_sub.add_parser("revoke", help="revoke a key by its listed prefix or id").add_argument("key")
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        return asyncio.run(_keys(args))
     if args.command == "serve":
         return serve(args.service)
     if args.command == "migrate":

@@ -23,9 +23,7 @@ def create_engine(database_url: str, schema: str = "public", pool_size: int = 10
         database_url,
         pool_size=pool_size,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {"search_path": f"{schema},public", "application_name": "stagetrack"}
-        },
+        connect_args={"server_settings": {"search_path": f"{schema},public", "application_name": "stagetrack"}},
     )
 
 

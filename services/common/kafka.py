@@ -52,9 +52,7 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partition
 
 async def ping(bootstrap_servers: str, timeout_seconds: float) -> None:
     """Raises unless a broker answers a metadata request within the timeout."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000)
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000))
     try:
         await admin.start()
         await admin.list_topics()

@@ -32,9 +32,7 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _asyncpg_only(cls, value: str) -> str:
         if not value.startswith("postgresql+asyncpg://"):
-            raise ValueError(
-                "database_url must use the asyncpg driver: postgresql+asyncpg://user@host:port/db"
-            )
+            raise ValueError("database_url must use the asyncpg driver: postgresql+asyncpg://user@host:port/db")
         return value
 
     @property

@@ -15,9 +15,7 @@ async def _tables(engine: AsyncEngine, schema: str) -> set[str]:
         return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names(schema=schema)))
 
 
-async def test_upgrade_downgrade_upgrade_on_the_real_database(
-    settings: ServiceSettings, engine: AsyncEngine
-) -> None:
+async def test_upgrade_downgrade_upgrade_on_the_real_database(settings: ServiceSettings, engine: AsyncEngine) -> None:
     schema = settings.database_schema
     await upgrade(settings.database_url, schema)
     assert {"source_keys", "alembic_version"} <= await _tables(engine, schema)
@@ -29,9 +27,7 @@ async def test_upgrade_downgrade_upgrade_on_the_real_database(
     assert "source_keys" in await _tables(engine, schema)
 
 
-async def test_rows_written_through_sqlalchemy_async_read_back(
-    settings: ServiceSettings, engine: AsyncEngine
-) -> None:
+async def test_rows_written_through_sqlalchemy_async_read_back(settings: ServiceSettings, engine: AsyncEngine) -> None:
     await upgrade(settings.database_url, settings.database_schema)
     async with engine.begin() as conn:
         await conn.execute(
@@ -42,7 +38,5 @@ async def test_rows_written_through_sqlalchemy_async_read_back(
             ],
         )
     async with engine.connect() as conn:
-        rows = (
-            (await conn.execute(select(source_keys.c.source).order_by(source_keys.c.source))).scalars().all()
-        )
+        rows = (await conn.execute(select(source_keys.c.source).order_by(source_keys.c.source))).scalars().all()
     assert rows == ["crm", "web"]

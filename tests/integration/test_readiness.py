@@ -33,9 +33,7 @@ async def test_ready_when_kafka_and_postgres_answer(stack: None, factory, settin
 
 
 async def test_not_ready_names_the_dependency_that_does_not_answer(stack: None) -> None:
-    settings = IngestSettings(
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", readiness_timeout_seconds=1.0
-    )
+    settings = IngestSettings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", readiness_timeout_seconds=1.0)
     response = await _get(ingest_app(settings), "/readyz")
     assert response.status_code == 503
     checks = response.json()["checks"]

@@ -30,6 +30,7 @@ class KafkaPublisher:
         self._timeout = send_timeout_seconds
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
         self._latency = Histogram(
             "stagetrack_ingest_kafka_send_seconds",
             "Time from handing a request's events to Kafka until all were acknowledged",
@@ -44,11 +45,10 @@ class KafkaPublisher:
         try:
             async with asyncio.timeout(self._timeout):
                 producer = await self._ready_producer()
-                futures = [
-                    await producer.send(self._topic, encode(e), key=e.partition_key.encode()) for e in events
-                ]
+                futures = [await producer.send(self._topic, encode(e), key=e.partition_key.encode()) for e in events]
                 await asyncio.gather(*futures)
         except (TimeoutError, KafkaError, OSError) as exc:
+            self._discard_producer()
             raise BrokerUnavailable(f"Kafka did not acknowledge within {self._timeout:g} s: {exc!r}") from exc
         self._latency.observe(time.perf_counter() - started)
 
@@ -67,7 +67,27 @@ class KafkaPublisher:
                 self._producer = producer
         return self._producer
 
+    def _discard_producer(self) -> None:
+        """After a failure the next request starts a fresh producer: aiokafka's idempotent producer can stay
+        wedged after a broker restart. The old one is stopped in the background (it may still deliver what it
+        holds; those events were answered 503 and their retries are deduplicated by event_id)."""
+        old, self._producer = self._producer, None
+        if old is not None:
+            task = asyncio.create_task(_stop_quietly(old))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
     async def close(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        for task in list(self._stopping):
+            await task
+
+
+async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+    try:
+        async with asyncio.timeout(30):
+            await producer.stop()
+    except Exception as exc:  # the producer is being thrown away; only log why its stop failed
+        log.warning("discarded Kafka producer did not stop cleanly: %r", exc)

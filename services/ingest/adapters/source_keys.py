@@ -40,17 +40,13 @@ class SourceKeys:
     async def create(self, source: str) -> str:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(source_keys).values(source=source, key_hash=hash_key(key), key_prefix=key[:12])
-            )
+            await conn.execute(insert(source_keys).values(source=source, key_hash=hash_key(key), key_prefix=key[:12]))
         return key
 
     async def list(self) -> list[SourceKey]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(source_keys).order_by(source_keys.c.id))
-            return [
-                SourceKey(r.id, r.source, r.key_prefix, r.created_at, r.revoked_at) for r in rows.fetchall()
-            ]
+            return [SourceKey(r.id, r.source, r.key_prefix, r.created_at, r.revoked_at) for r in rows.fetchall()]
 
     async def revoke(self, key_prefix_or_id: str) -> int:
         """Revokes the keys whose prefix (as listed) or id matches; returns how many."""
@@ -73,9 +69,7 @@ class SourceKeys:
             return cached[1]
         async with self._engine.connect() as conn:
             source = await conn.scalar(
-                select(source_keys.c.source).where(
-                    source_keys.c.key_hash == digest, source_keys.c.revoked_at.is_(None)
-                )
+                select(source_keys.c.source).where(source_keys.c.key_hash == digest, source_keys.c.revoked_at.is_(None))
             )
         if len(self._cache) > 10_000:
             self._cache.clear()

@@ -18,7 +18,7 @@ async def read_json(request: Request, max_bytes: int) -> object:
     elif encoding not in ("identity", ""):
         raise RequestRefused(415, "content-encoding", f"content encoding {encoding!r} is not supported; use gzip")
     if not raw:
-        raise RequestRefused(400, "body", "the body is empty; send a JSON event or {\"events\": [...]}")
+        raise RequestRefused(400, "body", 'the body is empty; send a JSON event or {"events": [...]}')
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -1,27 +1,89 @@
-"""The one place that wires the ingest service: settings, engines and clients are built here, at start-up."""
+"""The one place that wires the ingest: settings, validators, Kafka publisher and key store, at start-up."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
+from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
+from services.ingest.adapters.source_keys import SourceKeys
+from services.ingest.api import events, segment
+from services.ingest.api.errors import RequestRefused, error_body, refused_handler
+from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
+from services.ingest.domain.schemas import load_validators
+from services.ingest.domain.validation import EventValidator
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     registry = new_registry()
+    validator = EventValidator(
+        load_validators(SCHEMAS_DIR), reporting_currency=settings.reporting_currency, rates=settings.currency_rates
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(settings) as engine:
+            publisher = KafkaPublisher(
+                settings.kafka_bootstrap_servers, settings.events_topic, settings.kafka_send_timeout_seconds, registry
+            )
+            app.state.source_keys = SourceKeys(engine, settings.key_cache_seconds)
+            app.state.intake = Intake(validator, publisher, registry)
             app.state.checks = standard_checks(settings, engine)
-            yield
+            try:
+                yield
+            finally:
+                await publisher.close()
 
-    return service_app(
+    app = service_app(
         title="stagetrack ingest", service="ingest", settings=settings, registry=registry, lifespan=lifespan
     )
+    app.state.settings = settings
+    app.include_router(events.router)
+    app.include_router(segment.router)
+    app.add_exception_handler(RequestRefused, refused_handler)
+    app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
+    app.middleware("http")(_deadline(settings))
+    return app
+
+
+def _unavailable_handler(retry_after: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        error = {
+            "index": None,
+            "event_id": None,
+            "field": "kafka",
+            "reason": f"{exc}; retry with the same event ids (stored once)",
+        }
+        return JSONResponse(error_body(0, [error]), status_code=503, headers={"Retry-After": str(retry_after)})
+
+    return handler
+
+
+def _deadline(
+    settings: IngestSettings,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """A request that overruns the timeout is answered 503: never a 2xx for events not known durable."""
+
+    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            async with asyncio.timeout(settings.request_timeout_seconds):
+                return await call_next(request)
+        except TimeoutError:
+            reason = (
+                f"no answer within {settings.request_timeout_seconds:g} s; retry with the same event ids (stored once)"
+            )
+            body = error_body(0, [{"index": None, "event_id": None, "field": "request", "reason": reason}])
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(settings.retry_after_seconds)})
+
+    return middleware

@@ -22,6 +22,4 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             app.state.checks = standard_checks(settings, engine)
             yield
 
-    return service_app(
-        title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan
-    )
+    return service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)

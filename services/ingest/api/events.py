@@ -1,0 +1,56 @@
+"""POST /v1/events: one event or {"events": [...]}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from services.ingest.api.auth import authenticated_source
+from services.ingest.api.body import read_json
+from services.ingest.api.errors import RequestRefused, error_body
+from services.ingest.app.intake import Intake
+
+router = APIRouter(tags=["events"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "At least one event is durable in Kafka; `errors` lists the refused ones by index"},
+    400: {"description": 'The body is not JSON, or not an event or {"events": [...]}'},
+    401: {"description": "The API key is missing, unknown or revoked"},
+    413: {"description": "Body (also after gunzip) or event count over the limit"},
+    415: {"description": "A content encoding other than gzip"},
+    422: {"description": "No event of the request is valid; each error names index, field and reason"},
+    503: {"description": "Kafka did not acknowledge in time; retry after Retry-After seconds, same event ids"},
+}
+
+
+def items_of(body: object, max_events: int, key: str = "events") -> list[object]:
+    """A single event or a wrapper {key: [...]} → the list of items, within the count limit."""
+    if isinstance(body, dict) and key in body:
+        items = body[key]
+        if not isinstance(items, list):
+            raise RequestRefused(400, key, f"`{key}` must be an array of events")
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        raise RequestRefused(400, "body", f'the body must be a JSON object: one event or {{"{key}": [...]}}')
+    if not items:
+        raise RequestRefused(400, key, f"`{key}` is empty")
+    if len(items) > max_events:
+        raise RequestRefused(413, key, f"{len(items)} events in one request; the limit is {max_events}")
+    return items
+
+
+async def accept(request: Request, items: list[object], source: str, ok_status: int) -> JSONResponse:
+    intake: Intake = request.app.state.intake
+    result = await intake.accept(items, source)
+    status = ok_status if result.accepted else 422
+    return JSONResponse(error_body(result.accepted, result.errors), status_code=status)
+
+
+@router.post("/v1/events", status_code=202, responses=RESPONSES, summary="Send one event or a batch")
+async def post_events(request: Request, source: Annotated[str, Depends(authenticated_source)]) -> JSONResponse:
+    settings = request.app.state.settings
+    body = await read_json(request, settings.max_body_bytes)
+    return await accept(request, items_of(body, settings.max_events_per_request), source, 202)

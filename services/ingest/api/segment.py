@@ -1,0 +1,50 @@
+"""Segment-spec paths, so Segment's and RudderStack's own SDKs post here unchanged (write key = Basic user)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from services.ingest.api.auth import authenticated_source
+from services.ingest.api.body import read_json
+from services.ingest.api.events import RESPONSES, accept, items_of
+from services.ingest.domain.segment import map_segment_call
+
+router = APIRouter(tags=["segment"])
+CALL_TYPES = ("track", "identify", "page", "alias", "group")
+SEGMENT_RESPONSES = {**RESPONSES, 200: {"description": "As 202 of /v1/events; Segment's SDKs expect 200"}}
+del SEGMENT_RESPONSES[202]
+
+
+async def _post(request: Request, source: str, path_type: str | None) -> JSONResponse:
+    settings = request.app.state.settings
+    body = await read_json(request, settings.max_body_bytes)
+    calls = items_of(body, settings.max_events_per_request, key="batch")
+    # an item that is not an object passes through, so validation reports it at its index
+    mapped = [map_segment_call(c, path_type=path_type) if isinstance(c, dict) else c for c in calls]
+    return await accept(request, mapped, source, 200)
+
+
+@router.post("/v1/batch", responses=SEGMENT_RESPONSES, summary='Segment batch: {"batch": [calls]}')
+async def batch(request: Request, source: Annotated[str, Depends(authenticated_source)]) -> JSONResponse:
+    return await _post(request, source, None)
+
+
+def _single(call_type: str) -> None:
+    async def endpoint(request: Request, source: Annotated[str, Depends(authenticated_source)]) -> JSONResponse:
+        return await _post(request, source, call_type)
+
+    router.add_api_route(
+        f"/v1/{call_type}",
+        endpoint,
+        methods=["POST"],
+        responses=SEGMENT_RESPONSES,
+        summary=f"Segment `{call_type}` call",
+        name=f"segment_{call_type}",
+    )
+
+
+for _call_type in CALL_TYPES:
+    _single(_call_type)

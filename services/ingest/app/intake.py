@@ -1,0 +1,56 @@
+"""The ingest's one use case: validate a batch, publish what is valid, count every outcome."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from services.common.envelope import EVENT_TYPES
+from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
+from services.ingest.domain.validation import EventValidator
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    accepted: int
+    errors: list[dict[str, Any]]
+
+
+class Intake:
+    def __init__(self, validator: EventValidator, publisher: KafkaPublisher, registry: CollectorRegistry) -> None:
+        self._validator = validator
+        self._publisher = publisher
+        self._events = Counter(
+            "stagetrack_ingest_events",
+            "Events received, by source, type and outcome (accepted, invalid, unavailable)",
+            ["source", "type", "outcome"],
+            registry=registry,
+        )
+
+    async def accept(self, items: Sequence[object], source: str) -> IntakeResult:
+        """Raises BrokerUnavailable when Kafka did not acknowledge: then none of the batch counts as accepted."""
+        result = self._validator.validate_batch(items, source=source, received_at=datetime.now(UTC))
+        self._count(source, "invalid", (_type_label(items[i]) for i in {e.index for e in result.errors}))
+        events = [event for _, event in result.accepted]
+        try:
+            await self._publisher.publish(events)
+        except BrokerUnavailable:
+            self._count(source, "unavailable", (e.type for e in events))
+            raise
+        self._count(source, "accepted", (e.type for e in events))
+        return IntakeResult(len(events), [e.as_dict() for e in result.errors])
+
+    def _count(self, source: str, outcome: str, types: Iterable[str]) -> None:
+        for kind, n in collections.Counter(types).items():
+            self._events.labels(source, kind, outcome).inc(n)
+
+
+def _type_label(item: object) -> str:
+    """Only known type names become label values; anything else is 'unknown' (labels stay bounded)."""
+    kind = item.get("type") if isinstance(item, Mapping) else None
+    return kind if isinstance(kind, str) and kind in EVENT_TYPES else "unknown"

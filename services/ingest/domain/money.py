@@ -1,0 +1,126 @@
+"""Amounts: exact decimals in the deployment's reporting currency (PRODUCT.md: default JPY).
+
+`MoneyPolicy.normalize` runs on the types whose schema declares an `amount` (opportunity_created,
+opportunity_won, renewal_won, upsell_won, cross_sell_won) after the schema passed:
+
+- `amount` (a JSON number or a decimal string) becomes a canonical decimal string with exactly the reporting
+  currency's minor-unit digits: JPY "12000", USD "99.50". Never a float.
+- `currency` defaults to the reporting currency; lower case is accepted.
+- An amount with more (non-zero) decimals than its currency's minor unit is refused (JPY "100.5");
+  so are negative and non-finite amounts.
+- Another currency is refused unless the rate table has it. With a rate the amount is converted
+  (`rates[X]` = units of the reporting currency per unit of X), rounded half-even to the reporting currency's
+  minor unit, and the original is kept as `original_amount` (canonical string) and `original_currency`.
+- Afterwards `properties["amount"]` is a string and `properties["currency"]` is the reporting currency.
+  An event without an amount keeps no amount; a currency it names is checked and normalized the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import Any
+
+from services.ingest.domain.problems import Problem
+
+# ISO 4217 minor units that are not 2 (every other code has 2).
+_MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV"), 0
+    ),
+    **dict.fromkeys(("XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+_CODE = re.compile(r"[A-Z]{3}")
+_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
+_MAX_DIGITS_BEFORE_POINT = 30
+
+
+def minor_unit(currency: str) -> int:
+    """Decimal places of the currency (ISO 4217): JPY 0, USD 2, KWD 3."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def canonical(amount: Decimal, currency: str) -> str:
+    """`amount` with exactly the currency's minor-unit digits, as a plain string: "12000", "99.50"."""
+    quantum = Decimal(1).scaleb(-minor_unit(currency))
+    value = amount.quantize(quantum, context=_CONTEXT)
+    return format(value.copy_abs() if value.is_zero() else value, "f")  # never "-0"
+
+
+class MoneyPolicy:
+    def __init__(self, reporting_currency: str = "JPY", rates: Mapping[str, Decimal] | None = None) -> None:
+        if not _CODE.fullmatch(reporting_currency):
+            raise ValueError(f"reporting currency {reporting_currency!r} is not an ISO 4217 code such as JPY")
+        self.reporting_currency = reporting_currency
+        self.rates: dict[str, Decimal] = {}
+        for code, rate in (rates or {}).items():
+            if not _CODE.fullmatch(code.upper()):
+                raise ValueError(f"rate table: {code!r} is not an ISO 4217 code")
+            if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+                raise ValueError(f"rate table: the rate of {code} must be a positive Decimal, not {rate!r}")
+            self.rates[code.upper()] = rate
+        self.rates.pop(reporting_currency, None)
+
+    def normalize(self, properties: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+        """The normalized copy of `properties`, or the problems that refuse the event."""
+        props = dict(properties)
+        currency, problems = self._currency(props.get("currency"))
+        if problems:
+            return props, problems
+        if "amount" not in props:
+            if currency is not None:
+                self._stamp_currency(props, currency)
+            return props, []
+        source = currency or self.reporting_currency
+        amount, amount_problem = _parse_amount(props["amount"], source)
+        if amount is None:
+            return props, [Problem("properties.amount", amount_problem or "is not a valid amount")]
+        if source == self.reporting_currency:
+            props["amount"] = canonical(amount, source)
+        else:
+            converted = _CONTEXT.multiply(amount, self.rates[source])
+            props["amount"] = canonical(converted, self.reporting_currency)
+            props["original_amount"] = canonical(amount, source)
+        self._stamp_currency(props, source)
+        return props, []
+
+    def _currency(self, raw: object) -> tuple[str | None, list[Problem]]:
+        """The upper-case code (None when absent), or the problem with it."""
+        if raw is None:
+            return None, []
+        code = raw.upper() if isinstance(raw, str) else ""
+        if not _CODE.fullmatch(code):
+            return None, [Problem("properties.currency", "must be a three-letter ISO 4217 currency code such as JPY")]
+        if code != self.reporting_currency and code not in self.rates:
+            reason = f"currency {code} is not the reporting currency {self.reporting_currency} and " + (
+                "no rate table is configured" if not self.rates else f"the rate table has no rate for {code}"
+            )
+            return None, [Problem("properties.currency", reason)]
+        return code, []
+
+    def _stamp_currency(self, props: dict[str, Any], currency: str) -> None:
+        props["currency"] = self.reporting_currency
+        if currency != self.reporting_currency:
+            props["original_currency"] = currency
+
+
+def _parse_amount(raw: object, currency: str) -> tuple[Decimal | None, str | None]:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None, 'must be a non-negative decimal: a JSON number or a string like "1200.50"'
+    try:
+        amount = Decimal(repr(raw) if isinstance(raw, float) else raw)
+    except InvalidOperation:
+        return None, 'must be a non-negative decimal: a JSON number or a string like "1200.50"'
+    if not amount.is_finite():
+        return None, "must be a finite number"
+    if amount < 0:
+        return None, "must not be negative"
+    if amount.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
+        return None, f"is too large (at most {_MAX_DIGITS_BEFORE_POINT} digits before the decimal point)"
+    places = minor_unit(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places), context=_CONTEXT):
+        return None, f"has more decimal places than {currency} allows ({places})"
+    return amount, None

@@ -1,0 +1,183 @@
+"""Segment-spec calls (also what RudderStack's SDKs send) mapped onto the canonical envelope.
+
+The result is a plain envelope dict, not yet validated: it goes through `EventValidator.validate_batch`
+like any other event, so a bad call gets the same errors (named by the envelope's field names).
+
+- `page` → `page_viewed`: path, url, title, referrer from `properties`, else from `context.page` (no path: the
+  url's path); the page's `name` becomes `page_name` and its `category` `page_category` (a page name is not a
+  person's name); `context.campaign.name` becomes `campaign`.
+- `identify` → `identified`: userId → lead_id, anonymousId → anonymous_id; `traits` → `properties.traits`,
+  `traits.email` → `properties.email`.
+- `alias` → `identified`: previousId → anonymous_id, userId → lead_id (links the two); no properties.
+- `group` → `identified`: groupId → account_id, userId → lead_id, anonymousId → anonymous_id; the group's
+  `traits` → `properties.traits`.
+- `track` whose event name is a type → that type, `properties` as sent. The name is lower-cased and spaces and
+  hyphens become `_`: "Form Submitted", "form_submitted", "form-submitted" → form_submitted.
+- `track` of any other name → `tracked`: `properties.name` is the event name; a `name` among the call's own
+  properties (a product's, a plan's) is kept as `property_name`.
+
+For every call: messageId → event_id (never generated: it is the idempotency key, so a call without one is
+refused as "event_id is required"); timestamp, else originalTimestamp → occurred_at (Segment's sentAt clock
+correction is not applied); `context.groupId` → account_id. Numeric userId/anonymousId/groupId become strings;
+empty or null ones are absent. The rest of `context` (ip, userAgent, library, traits...) and `integrations` are
+dropped. Another call type (`screen`) keeps its name as the type and is refused by validation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.common.envelope import EVENT_TYPES
+
+SEGMENT_CALL_TYPES = ("track", "identify", "page", "alias", "group")
+_SEPARATORS = re.compile(r"[\s\-]+")
+_TRACK_TYPES = frozenset(EVENT_TYPES) - {"tracked"}  # "Tracked" is just another name
+
+
+class SegmentBodyError(ValueError):
+    """The body is not a Segment batch ({"batch": [...]}): the whole request is refused."""
+
+
+def map_segment_batch(body: object) -> list[object]:
+    """The envelopes of a `/v1/batch` body, in order (items that are not objects are passed through unchanged,
+    so that validation reports them at their index)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("batch"), list):
+        raise SegmentBodyError('a Segment batch must be a JSON object with an array "batch"')
+    return [map_segment_call(c, path_type=None) if isinstance(c, Mapping) else c for c in body["batch"]]
+
+
+def map_segment_call(call: Mapping[str, object], *, path_type: str | None) -> dict[str, object]:
+    """One Segment call as an envelope; `path_type` is the call type named by the path (`/v1/track` ->
+    "track") and wins over the call's own `type`; None (batch items) reads `type` from the call."""
+    kind = path_type if path_type is not None else call.get("type")
+    envelope = _common(call)
+    mapper = _MAPPERS.get(kind.lower()) if isinstance(kind, str) else None
+    if mapper is None:
+        if kind is not None:
+            envelope["type"] = kind  # refused by validation as an unknown type
+        return envelope
+    mapper(call, envelope)
+    return envelope
+
+
+def track_type(event_name: object) -> str | None:
+    """The stagetrack type a track call's event name denotes ("Form Submitted" -> "form_submitted"), or None."""
+    if not isinstance(event_name, str):
+        return None
+    normalized = _SEPARATORS.sub("_", event_name.strip()).lower()
+    return normalized if normalized in _TRACK_TYPES else None
+
+
+def _common(call: Mapping[str, Any]) -> dict[str, object]:
+    envelope: dict[str, object] = {}
+    if call.get("messageId") is not None:
+        envelope["event_id"] = call["messageId"]
+    occurred_at = call.get("timestamp") or call.get("originalTimestamp")
+    if occurred_at is not None:
+        envelope["occurred_at"] = occurred_at
+    _set_id(envelope, "anonymous_id", call.get("anonymousId"))
+    _set_id(envelope, "lead_id", call.get("userId"))
+    _set_id(envelope, "account_id", _context(call).get("groupId"))
+    return envelope
+
+
+def _set_id(envelope: dict[str, object], key: str, value: object) -> None:
+    if value is None or value == "":
+        envelope.pop(key, None)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        envelope[key] = str(value)
+    else:
+        envelope[key] = value  # a wrong type is reported by validation
+
+
+def _context(call: Mapping[str, Any]) -> Mapping[str, Any]:
+    context = call.get("context")
+    return context if isinstance(context, Mapping) else {}
+
+
+def _sub(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _properties(call: Mapping[str, Any]) -> object:
+    raw = call.get("properties")
+    return {} if raw is None else raw  # anything but an object is reported by validation
+
+
+def _page(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
+    envelope["type"] = "page_viewed"
+    raw = _properties(call)
+    if not isinstance(raw, Mapping):
+        envelope["properties"] = raw
+        return
+    props = dict(raw)
+    page_name = props.pop("name", None) or call.get("name")
+    category = props.pop("category", None) or call.get("category")
+    page = _sub(_context(call), "page")
+    for key in ("path", "url", "title", "referrer"):
+        value = props.get(key) if props.get(key) not in (None, "") else page.get(key)
+        if value is None or (value == "" and key in ("path", "url")):
+            props.pop(key, None)
+        else:
+            props[key] = value
+    if "path" not in props and isinstance(props.get("url"), str):
+        props["path"] = urlsplit(props["url"]).path or "/"
+    for key, value in (("page_name", page_name), ("page_category", category)):
+        if value is not None:
+            props[key] = value
+    campaign = _sub(_context(call), "campaign").get("name")
+    if campaign is not None and props.get("campaign") is None:
+        props["campaign"] = campaign
+    envelope["properties"] = props
+
+
+def _identify(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
+    envelope["type"] = "identified"
+    traits = call.get("traits", _context(call).get("traits"))
+    props: dict[str, object] = {}
+    if traits is not None:
+        props["traits"] = traits
+    if isinstance(traits, Mapping) and traits.get("email") is not None:
+        props["email"] = traits["email"]
+    envelope["properties"] = props
+
+
+def _alias(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
+    envelope["type"] = "identified"
+    _set_id(envelope, "anonymous_id", call.get("previousId") or call.get("anonymousId"))
+    envelope["properties"] = {}
+
+
+def _group(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
+    envelope["type"] = "identified"
+    _set_id(envelope, "account_id", call.get("groupId"))
+    traits = call.get("traits")
+    envelope["properties"] = {} if traits is None else {"traits": traits}
+
+
+def _track(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
+    name, raw = call.get("event"), _properties(call)
+    mapped = track_type(name)
+    envelope["type"] = mapped or "tracked"
+    if mapped is not None or not isinstance(raw, Mapping):
+        envelope["properties"] = raw
+        return
+    props = dict(raw)
+    if "name" in props:
+        props["property_name"] = props.pop("name")
+    if name is not None:
+        props["name"] = name
+    envelope["properties"] = props
+
+
+_MAPPERS: dict[str, Callable[[Mapping[str, Any], dict[str, object]], None]] = {
+    "page": _page,
+    "identify": _identify,
+    "alias": _alias,
+    "group": _group,
+    "track": _track,
+}
