@@ -1,5 +1,6 @@
 """Imports every service's table definitions so Alembic sees one metadata."""
 
 from services.ingest.adapters import tables as ingest_tables
+from services.stage_engine.adapters import tables as stage_engine_tables
 
-__all__ = ["ingest_tables"]
+__all__ = ["ingest_tables", "stage_engine_tables"]

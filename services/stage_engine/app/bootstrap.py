@@ -1,7 +1,8 @@
-"""The one place that wires the stage engine: settings, engines and clients are built here, at start-up."""
+"""The one place that wires the stage engine: settings, model, store, consumer, outbox, at start-up."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -9,23 +10,68 @@ from fastapi import FastAPI
 
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
+from services.stage_engine.adapters.consumer import EventsConsumer
+from services.stage_engine.adapters.dead_letters import DeadLetters
+from services.stage_engine.adapters.outbox import OutboxPublisher
+from services.stage_engine.adapters.store import EventStore
+from services.stage_engine.api import leads
+from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
+from services.stage_engine.domain.model import default_model, load_model_file
+from services.stage_engine.domain.model_types import StageModel
+
+
+def load_configured_model(settings: EngineSettings) -> StageModel:
+    """The deployment's model file, or the shipped one; an invalid file stops the start with line and reason."""
+    return load_model_file(settings.stage_model) if settings.stage_model else default_model()
 
 
 def create_app(settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
     registry = new_registry()
+    model = load_configured_model(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(settings) as engine:
+            app.state.db = engine
+            app.state.model = model
             app.state.checks = standard_checks(settings, engine)
-            yield
+            tasks: list[asyncio.Task[None]] = []
+            dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
+            if settings.run_consumer:
+                await dead_letters.start()
+                store = EventStore(engine)
+                processor = BatchProcessor(
+                    store,
+                    model,
+                    settings.identity_hash_key.get_secret_value().encode(),
+                    dead_letters,
+                    settings.consumer_group,
+                    EngineMetrics.register(registry),
+                )
+                consumer = EventsConsumer(
+                    settings.kafka_bootstrap_servers,
+                    settings.events_topic,
+                    settings.consumer_group,
+                    store,
+                    processor.process,
+                    registry,
+                    settings.max_batch_records,
+                )
+                outbox = OutboxPublisher(engine, settings.kafka_bootstrap_servers, settings.lead_events_topic, registry)
+                tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(outbox.run())]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if settings.run_consumer:
+                    await dead_letters.stop()
 
-    return service_app(
-        title="stagetrack stage engine",
-        service="stage_engine",
-        settings=settings,
-        registry=registry,
-        lifespan=lifespan,
+    app = service_app(
+        title="stagetrack stage engine", service="engine", settings=settings, registry=registry, lifespan=lifespan
     )
+    app.include_router(leads.router)
+    return app

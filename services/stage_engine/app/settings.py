@@ -1,11 +1,30 @@
-"""Settings of the stage_engine service (env prefix STAGETRACK_; its port is STAGETRACK_ENGINE_PORT)."""
+"""Settings of the stage engine (env prefix STAGETRACK_; its port is STAGETRACK_ENGINE_PORT)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 
 from services.common.settings import ServiceSettings
+
+DEVELOPMENT_KEY = "stagetrack-local-development-only"
 
 
 class EngineSettings(ServiceSettings):
     port: int = Field(default=8001, validation_alias="STAGETRACK_ENGINE_PORT")
+    environment: Literal["development", "production"] = "development"
+    consumer_group: str = "stagetrack-engine"
+    # A deployment's own model file (YAML); None runs the shipped `the-model`.
+    stage_model: Path | None = None
+    # Key of the HMAC that turns an email into an identity; a production deployment must set its own.
+    identity_hash_key: SecretStr = SecretStr(DEVELOPMENT_KEY)
+    max_batch_records: int = Field(default=500, ge=1, le=10_000)
+    run_consumer: bool = True  # False: only the HTTP API (read side), e.g. for a second replica of the API
+
+    @model_validator(mode="after")
+    def _no_placeholder_in_production(self) -> EngineSettings:
+        if self.environment == "production" and self.identity_hash_key.get_secret_value() == DEVELOPMENT_KEY:
+            raise ValueError("STAGETRACK_IDENTITY_HASH_KEY must be set to a secret of your own in production")
+        return self

@@ -1,0 +1,164 @@
+"""The event store's batch transaction, on the asyncpg connection under SQLAlchemy's transaction.
+
+One transaction per consumed batch holds: the claimed event ids, the identity index changes, the snapshots,
+the appended domain events and the consumer offsets. Set-based statements (unnest) keep it fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.stage_engine.adapters.snapshot_codec import lead_from_dict, lead_to_dict
+from services.stage_engine.domain.batch import BatchOutcome
+from services.stage_engine.domain.event_codec import to_dict
+from services.stage_engine.domain.lead import Identity, Lead
+
+# Serializes the append step of concurrent writers so positions follow commit order (ARCHITECTURE, guarantee 4).
+APPEND_LOCK = 0x57A6E  # arbitrary constant shared by every engine
+
+TopicPartition = tuple[str, int]
+
+
+class IdentityRace(Exception):
+    """Another engine claimed one of our new identities first; the batch is retried and will merge."""
+
+
+class StoreTransaction:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def claim(self, event_ids: list[str]) -> set[str]:
+        """Records the ids as taken; returns those not taken before (duplicates are skipped)."""
+        rows = await self.conn.fetch(
+            "INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING "
+            "RETURNING event_id",
+            event_ids,
+        )
+        return {r["event_id"] for r in rows}
+
+    async def owners(self, identities: Iterable[Identity]) -> dict[Identity, str]:
+        kinds, values = _columns(identities, 2)
+        rows = await self.conn.fetch(
+            "SELECT i.kind, i.value, i.lead_id FROM lead_identities i "
+            "JOIN unnest($1::text[], $2::text[]) AS q(kind, value) USING (kind, value)",
+            kinds,
+            values,
+        )
+        return {(r["kind"], r["value"]): r["lead_id"] for r in rows}
+
+    async def leads(self, lead_ids: Iterable[str]) -> dict[str, Lead]:
+        """Locks and loads the leads, following merged_into to their survivors."""
+        found: dict[str, Lead] = {}
+        wanted = set(lead_ids)
+        while wanted:
+            rows = await self.conn.fetch(
+                "SELECT state FROM lead_snapshots WHERE lead_id = ANY($1::text[]) ORDER BY lead_id FOR UPDATE",
+                sorted(wanted),
+            )
+            for row in rows:
+                # SQLAlchemy's asyncpg dialect decodes jsonb to Python objects (and encodes from str)
+                lead = lead_from_dict(row["state"])
+                found[lead.lead_id] = lead
+            wanted = {lead.merged_into for lead in found.values() if lead.merged_into} - set(found)
+        return found
+
+    async def write(self, outcome: BatchOutcome, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
+        if outcome.new_identities:
+            kinds, values = _columns(outcome.new_identities, 2)
+            inserted = await self.conn.fetch(
+                "INSERT INTO lead_identities (kind, value, lead_id) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING kind",
+                kinds,
+                values,
+                list(outcome.new_identities.values()),
+            )
+            if len(inserted) != len(outcome.new_identities):
+                raise IdentityRace("an identity of this batch was linked to another lead concurrently")
+        for absorbed, survivor in outcome.repointed.items():
+            await self.conn.execute("UPDATE lead_identities SET lead_id = $2 WHERE lead_id = $1", absorbed, survivor)
+        if outcome.leads:
+            leads = list(outcome.leads.values())
+            await self.conn.execute(
+                "INSERT INTO lead_snapshots (lead_id, version, state) "
+                "SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) "
+                "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state",
+                [lead.lead_id for lead in leads],
+                [lead.version for lead in leads],
+                [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads],
+            )
+        if outcome.appended:
+            await self._append(outcome)
+        if offsets:
+            topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
+            await self.conn.execute(
+                "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+                "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) "
+                "ON CONFLICT (group_id, topic, partition) DO UPDATE "
+                "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)",
+                group_id,
+                topics,
+                partitions,
+                next_offsets,
+            )
+
+    async def _append(self, outcome: BatchOutcome) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+        positions = await self.conn.fetch(
+            "SELECT nextval('lead_event_position_seq') AS p FROM generate_series(1, $1) ORDER BY 1",
+            len(outcome.appended),
+        )
+        rows: list[tuple[Any, ...]] = []
+        for (event, version), position in zip(outcome.appended, positions, strict=True):
+            data = to_dict(event)
+            rows.append(
+                (
+                    position["p"],
+                    event.lead_id,
+                    version,
+                    data["type"],
+                    event.cause_event_id,
+                    event.occurred_at,
+                    orjson.dumps(data).decode(),
+                )
+            )
+        await self.conn.execute(
+            "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], "
+            "$6::timestamptz[], $7::jsonb[])",
+            *_columns(rows, 7),
+        )
+
+
+def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+class EventStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[StoreTransaction]:
+        async with self._engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, asyncpg.Connection)
+            yield StoreTransaction(driver)
+
+    async def offsets(self, group_id: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        wanted = set(partitions)
+        async with self.transaction() as tx:
+            rows = await tx.conn.fetch(
+                "SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1", group_id
+            )
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if (r["topic"], r["partition"]) in wanted}

@@ -1,0 +1,121 @@
+"""The engine's use case: take a batch of records from stagetrack.events and make it part of the store,
+exactly once, in one transaction with the consumer offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.common.envelope import EnvelopeError, Event, decode
+from services.stage_engine.adapters.dead_letters import DeadLetters
+from services.stage_engine.adapters.store import EventStore, IdentityRace, TopicPartition
+from services.stage_engine.domain.batch import apply_batch, identities_of
+from services.stage_engine.domain.email_identity import email_identities
+from services.stage_engine.domain.lead import Identity
+from services.stage_engine.domain.model_types import StageModel
+
+log = logging.getLogger(__name__)
+RETRYABLE = (IdentityRace, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+@dataclass
+class EngineMetrics:
+    events: Counter
+    batch_seconds: Histogram
+    last_event_time: Gauge
+    conflicts: Counter
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> EngineMetrics:
+        return cls(
+            events=Counter(
+                "stagetrack_engine_events",
+                "Envelopes taken from stagetrack.events by outcome (applied, duplicate, dead_lettered)",
+                ["outcome"],
+                registry=registry,
+            ),
+            batch_seconds=Histogram(
+                "stagetrack_engine_batch_seconds", "Time to make one consumed batch durable", registry=registry
+            ),
+            last_event_time=Gauge(
+                "stagetrack_engine_last_processed_timestamp_seconds",
+                "Wall-clock time of the last committed batch",
+                registry=registry,
+            ),
+            conflicts=Counter(
+                "stagetrack_engine_batch_retries", "Batches retried after a concurrency conflict", registry=registry
+            ),
+        )
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        store: EventStore,
+        model: StageModel,
+        email_key: bytes,
+        dead_letters: DeadLetters,
+        group_id: str,
+        metrics: EngineMetrics,
+    ) -> None:
+        self._store = store
+        self._model = model
+        self._email_key = email_key
+        self._dead_letters = dead_letters
+        self._group_id = group_id
+        self._metrics = metrics
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries)."""
+        with self._metrics.batch_seconds.time():
+            events: list[tuple[Event, ConsumerRecord]] = []
+            for record in records:
+                try:
+                    events.append((decode(record.value), record))
+                except EnvelopeError as exc:
+                    await self._dead_letter(record, str(exc))
+            offsets: dict[TopicPartition, int] = {}
+            for record in records:
+                offsets[(record.topic, record.partition)] = record.offset + 1
+            for attempt in range(1, 21):
+                try:
+                    await self._commit(events, offsets)
+                    break
+                except RETRYABLE as exc:
+                    self._metrics.conflicts.inc()
+                    log.info("batch conflict (attempt %d), retrying: %r", attempt, exc)
+                    await asyncio.sleep(min(0.01 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError("batch kept conflicting after 20 attempts")
+        self._metrics.last_event_time.set_to_current_time()
+
+    async def _commit(self, events: list[tuple[Event, ConsumerRecord]], offsets: dict[TopicPartition, int]) -> None:
+        first: dict[str, tuple[Event, ConsumerRecord]] = {}
+        for event, record in events:
+            first.setdefault(event.event_id, (event, record))
+        async with self._store.transaction() as tx:
+            fresh = await tx.claim(list(first))
+            todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
+            extras: list[tuple[Event, tuple[Identity, ...]]] = [
+                (e, email_identities(e, self._email_key)) for e, _ in todo
+            ]
+            owners = await tx.owners({i for e, extra in extras for i in identities_of(e, extra)})
+            leads = await tx.leads(set(owners.values()))
+            outcome = apply_batch(extras, leads, owners, self._model)
+            records = {e.event_id: r for e, r in todo}
+            for event, reason in outcome.rejected:
+                await self._dead_letter(records[event.event_id], f"event {event.event_id}: {reason}")
+            await tx.write(outcome, self._group_id, offsets)
+        self._metrics.events.labels("duplicate").inc(len(events) - len(todo))
+        self._metrics.events.labels("applied").inc(len(todo) - len(outcome.rejected))
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        log.warning("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
+        await self._dead_letters.send(record.value, record.key, reason, (record.topic, record.partition, record.offset))
+        self._metrics.events.labels("dead_lettered").inc()

@@ -1,0 +1,114 @@
+"""Applies a batch of envelopes to the leads they concern: identity resolution, merges, decide, evolve.
+
+Pure: the adapter loads the identity index and the leads the batch touches, calls `apply_batch`, and writes
+what it returns in one transaction. Events are applied in the order given (arrival order per partition).
+
+Identity resolution: every identity an event carries (anonymous id, CRM id, email hash) is looked up; none
+known -> `decide` creates a lead; one lead -> that lead; several -> they merge (`merge.decide_merge`, the
+earlier-created lead survives) and then the event is decided against the survivor. An event `decide`
+refuses is returned in `rejected` with the reason (dead-lettered by the adapter); nothing of it is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+
+from services.common.envelope import Event
+from services.stage_engine.domain.decide import decide
+from services.stage_engine.domain.events import DomainEvent, IdentityLinked, LeadsMerged
+from services.stage_engine.domain.evolve import evolve
+from services.stage_engine.domain.lead import Identity, Lead, event_identities
+from services.stage_engine.domain.merge import decide_merge, merge_order
+from services.stage_engine.domain.model_types import StageModel
+
+
+@dataclass
+class BatchOutcome:
+    leads: dict[str, Lead] = field(default_factory=dict)  # every lead changed, in its new state
+    appended: list[tuple[DomainEvent, int]] = field(default_factory=list)  # (event, stream version), in order
+    new_identities: dict[Identity, str] = field(default_factory=dict)  # identity -> lead, to insert
+    repointed: dict[str, str] = field(default_factory=dict)  # absorbed lead -> survivor
+    applied: dict[str, str] = field(default_factory=dict)  # envelope event_id -> lead it was applied to
+    rejected: list[tuple[Event, str]] = field(default_factory=list)  # (envelope, reason)
+
+
+def identities_of(event: Event, extra: Iterable[Identity] = ()) -> tuple[Identity, ...]:
+    return (*event_identities(event), *extra)
+
+
+def apply_batch(
+    events: Sequence[tuple[Event, tuple[Identity, ...]]],
+    leads: Mapping[str, Lead],
+    index: Mapping[Identity, str],
+    model: StageModel,
+) -> BatchOutcome:
+    """`events`: (envelope, extra identities such as the email hash); `leads`: the current state of every lead
+    `index` points at for these events; `index`: identity -> lead id for every identity they carry."""
+    out = BatchOutcome()
+    state: dict[str, Lead] = dict(leads)
+    ids: dict[Identity, str] = dict(index)
+    for event, extra in events:
+        try:
+            changes = _apply_one(event, extra, state, ids, model)
+        except Exception as exc:  # poison never blocks: any failure of one event rejects only that event
+            out.rejected.append((event, f"{type(exc).__name__}: {exc}"))
+            continue
+        for domain_event, lead in changes:
+            state[lead.lead_id] = lead
+            out.leads[lead.lead_id] = lead
+            out.appended.append((domain_event, lead.version))
+            if isinstance(domain_event, IdentityLinked):
+                identity = (domain_event.kind, domain_event.value)
+                ids[identity] = lead.lead_id
+                out.new_identities[identity] = lead.lead_id
+            elif isinstance(domain_event, LeadsMerged) and domain_event.role == "absorbed":
+                out.repointed[domain_event.absorbed_id] = domain_event.survivor_id
+                for identity, owner in list(ids.items()):
+                    if owner == domain_event.absorbed_id:
+                        ids[identity] = domain_event.survivor_id
+        out.applied[event.event_id] = changes[-1][1].lead_id if changes else ""
+    return out
+
+
+def _apply_one(
+    event: Event,
+    extra: tuple[Identity, ...],
+    state: MutableMapping[str, Lead],
+    ids: Mapping[Identity, str],
+    model: StageModel,
+) -> list[tuple[DomainEvent, Lead]]:
+    """The domain events of one envelope with the lead state after each; raises ValueError to reject it."""
+    owners = sorted({ids[i] for i in identities_of(event, extra) if i in ids})
+    found = [_live(state, owner) for owner in owners]
+    candidates = list({lead.lead_id: lead for lead in found}.values())
+    changes: list[tuple[DomainEvent, Lead]] = []
+    working: dict[str, Lead] = {}
+    survivor: Lead | None = None
+    for lead in candidates:
+        if survivor is None:
+            survivor = lead
+            continue
+        first, second = merge_order(survivor, lead)
+        for domain_event in decide_merge(first, second, event, model):
+            target = first if domain_event.lead_id == first.lead_id else second
+            target = working.get(target.lead_id, target)
+            working[target.lead_id] = evolve(target, domain_event)
+            changes.append((domain_event, working[target.lead_id]))
+        survivor = working[first.lead_id]
+    for domain_event in decide(survivor, event, model, extra_identities=extra):
+        survivor = evolve(survivor, domain_event)
+        changes.append((domain_event, survivor))
+    return changes
+
+
+def _live(state: Mapping[str, Lead], lead_id: str) -> Lead:
+    """Follows merged_into to the surviving lead."""
+    lead = state[lead_id]
+    seen = {lead_id}
+    while lead.merged_into is not None:
+        if lead.merged_into in seen:
+            raise ValueError(f"merge cycle through lead {lead_id}")
+        seen.add(lead.merged_into)
+        lead = state[lead.merged_into]
+    return lead
