@@ -149,11 +149,14 @@ class EventStore:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTransaction]:
-        async with self._engine.begin() as conn:
+        # asyncpg's own transaction: SQLAlchemy only begins one when it runs a statement itself, and every
+        # statement here goes straight to the driver, so without this each one would autocommit.
+        async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
             assert isinstance(driver, asyncpg.Connection)
-            yield StoreTransaction(driver)
+            async with driver.transaction():
+                yield StoreTransaction(driver)
 
     async def offsets(self, group_id: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         wanted = set(partitions)
