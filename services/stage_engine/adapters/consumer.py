@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
 
 from services.stage_engine.adapters.store import EventStore
@@ -80,7 +81,7 @@ class EventsConsumer:
         return float(lag)
 
     async def run(self) -> None:
-        await self._consumer.start()
+        await self._start()
         self._consumer.subscribe([self._topic], listener=self._listener)
         try:
             while True:
@@ -92,6 +93,18 @@ class EventsConsumer:
                         self._positions[tp] = rs[-1].offset + 1
         finally:
             await self._consumer.stop()
+
+    async def _start(self) -> None:
+        """Kafka may not be up yet when the engine starts: keep trying (readiness says 503 meanwhile)."""
+        delay = 0.5
+        while True:
+            try:
+                await self._consumer.start()
+                return
+            except KafkaError as exc:
+                log.warning("Kafka not reachable (%r); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _process_until_committed(self, records: list[ConsumerRecord]) -> None:
         delay = 0.2

@@ -11,12 +11,11 @@ class DeadLetters:
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self._producer: AIOKafkaProducer = durable_producer(bootstrap_servers, client_id="stagetrack-engine-dlq")
         self._topic = topic
-
-    async def start(self) -> None:
-        await self._producer.start()
+        self._started = False
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started:
+            await self._producer.stop()
 
     async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None:
         """Awaited before the batch commits, so a dead letter is never lost (it may repeat if the commit fails)."""
@@ -25,4 +24,7 @@ class DeadLetters:
             ("reason", reason.encode()[:4000]),
             ("origin", f"{topic}/{partition}/{offset}".encode()),
         ]
+        if not self._started:  # started on first use: most batches have no dead letter
+            await self._producer.start()
+            self._started = True
         await self._producer.send_and_wait(self._topic, value, key=key, headers=headers)

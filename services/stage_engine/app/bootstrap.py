@@ -40,7 +40,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             tasks: list[asyncio.Task[None]] = []
             dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
             if settings.run_consumer:
-                await dead_letters.start()
                 store = EventStore(engine)
                 processor = BatchProcessor(
                     store,
