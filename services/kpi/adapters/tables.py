@@ -1,0 +1,114 @@
+"""KPI projections (PostgreSQL), built from stagetrack.lead-events; `kpi_checkpoint` moves in the same transaction.
+
+Time columns are event time (UTC). A "stay" is one lead's time in one stage. Merges (LeadsMerged) close and
+open stays WITHOUT counting as transitions: see docs/kpi.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+from services.common.db import metadata
+
+# Highest store position applied (lead-events are delivered at least once; positions make them idempotent).
+kpi_checkpoint = Table(
+    "kpi_checkpoint",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+# One row per stay. `entered_at`/`exited_at` bound the balance (a lead counts in `stage` at t when
+# entered_at <= t < exited_at, or exited_at is null); `since` is when the person's stay began, for time in
+# stage and age (differs from entered_at only for a stay reopened by a merge).
+kpi_stays = Table(
+    "kpi_stays",
+    metadata,
+    Column("lead_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("division", Text, nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("entry_kind", Text, nullable=False),  # transition | merge
+    Column("exited_at", DateTime(timezone=True), nullable=True),
+    Column("exit_kind", Text, nullable=True),  # transition | merge | absorbed
+    Column("to_stage", Text, nullable=True),
+    Column("sla_due_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("lead_id", "seq"),
+    Index("ix_kpi_stays_stage_entered", "stage", "entered_at"),
+    Index("ix_kpi_stays_stage_exited", "stage", "exited_at"),
+)
+
+# Every StageChanged: the flow (inflow, outflow by destination).
+kpi_transitions = Table(
+    "kpi_transitions",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("lead_id", Text, nullable=False),
+    Column("from_stage", Text, nullable=True),
+    Column("to_stage", Text, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index("ix_kpi_transitions_to", "to_stage", "occurred_at"),
+    Index("ix_kpi_transitions_from", "from_stage", "occurred_at"),
+)
+
+# Per lead: the furthest success-path index ever entered (skips count as passing), for reached and cohort CVR.
+kpi_leads = Table(
+    "kpi_leads",
+    metadata,
+    Column("lead_id", Text, primary_key=True),
+    Column("furthest_index", Integer, nullable=True),
+    Column("merged_into", Text, nullable=True),
+)
+
+# The revenue ledger and its attributed shares (sum of shares = amount, exactly).
+kpi_revenue = Table(
+    "kpi_revenue",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("lead_id", Text, nullable=False),
+    Column("account_id", Text, nullable=True),
+    Column("kind", Text, nullable=False),  # new | renewal | upsell | cross_sell
+    Column("amount", Numeric(20, 4), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index("ix_kpi_revenue_occurred", "occurred_at"),
+)
+
+kpi_revenue_shares = Table(
+    "kpi_revenue_shares",
+    metadata,
+    Column("position", BigInteger, nullable=False),
+    Column("division", Text, nullable=False),
+    Column("amount", Numeric(20, 4), nullable=False),
+    PrimaryKeyConstraint("position", "division"),
+)
+
+kpi_feedback = Table(
+    "kpi_feedback",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("lead_id", Text, nullable=False),
+    Column("from_division", Text, nullable=False),
+    Column("to_division", Text, nullable=False),
+    Column("about", Text, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("met_expectations", Boolean, nullable=True),
+    Column("reason_code", Text, nullable=True),
+    Column("campaign", Text, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index("ix_kpi_feedback_occurred", "occurred_at"),
+)
