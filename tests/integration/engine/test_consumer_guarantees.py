@@ -102,3 +102,73 @@ async def test_two_engines_in_one_group_build_the_same_store_as_one(
 
 async def _all(engine: AsyncEngine, count: int) -> bool:
     return await processed(engine) == count
+
+
+async def test_one_person_on_two_partitions_under_two_engines_ends_as_one_lead(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine
+) -> None:
+    """The page view (keyed by cookie) and the form (keyed by CRM id) land on different partitions and can be
+    decided concurrently by two engines: identities stay single-owned and every person is one live lead."""
+    run, persons = unique("r"), 300
+    for n in range(persons):
+        await producer.producer.send(
+            producer.topic,
+            encode(
+                envelope(
+                    f"{run}-v{n}", "page_viewed", "2026-10-01T09:00:00+00:00", anonymous_id=f"{run}-a{n}", path="/"
+                )
+            ),
+            key=f"{run}-a{n}".encode(),
+        )
+        await producer.producer.send(
+            producer.topic,
+            encode(
+                envelope(
+                    f"{run}-f{n}",
+                    "form_submitted",
+                    "2026-10-01T09:01:00+00:00",
+                    anonymous_id=f"{run}-a{n}",
+                    lead_id=f"{run}-L{n}",
+                    form_id="f",
+                    email=f"{n}@{run}.test",
+                )
+            ),
+            key=f"{run}-L{n}".encode(),
+        )
+    await producer.producer.flush()
+    first, second = create_app(engine_settings), create_app(engine_settings)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        await eventually(lambda: _all(engine, 2 * persons), 120, "both events of every person processed")
+    async with engine.connect() as conn:
+        live = await conn.scalar(text("SELECT count(*) FROM lead_snapshots WHERE state->>'merged_into' IS NULL"))
+        owners = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT count(DISTINCT lead_id) FROM lead_identities WHERE kind IN ('anonymous', 'crm') "
+                        "GROUP BY substring(value from '[0-9]+$')"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        dangling = await conn.scalar(
+            text(
+                "SELECT count(*) FROM lead_identities i JOIN lead_snapshots s USING (lead_id) "
+                "WHERE s.state->>'merged_into' IS NOT NULL"
+            )
+        )
+        scores = (
+            (
+                await conn.execute(
+                    text("SELECT (state->>'score')::int FROM lead_snapshots WHERE state->>'merged_into' IS NULL")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert live == persons
+    assert owners == [1] * persons  # a person's cookie and CRM id point at the same lead
+    assert dangling == 0  # no identity left on an absorbed lead
+    assert scores == [11] * persons  # the page view (1) and the form (10) counted once each
