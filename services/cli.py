@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 SERVICES = {
     "ingest": ("services.ingest.app.bootstrap:create_app", "services.ingest.app.settings:IngestSettings"),
@@ -72,6 +73,26 @@ async def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _replay(args: argparse.Namespace) -> int:
+    from services.stage_engine.app.replay import replay
+    from services.stage_engine.app.settings import EngineSettings
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rreplayed {done:,}/{total:,} events", end="", file=sys.stderr, flush=True)
+
+    from services.stage_engine.adapters.scratch_schema import ReplayRefused
+    from services.stage_engine.domain.model_types import ModelError
+
+    try:
+        result = await replay(EngineSettings(), args.model, keep=args.keep, progress=progress)
+    except (ReplayRefused, ModelError, LookupError) as exc:
+        print(f"stagetrack replay: {exc}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(result.render())
+    return result.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,7 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     keys_sub.add_parser("list", help="list keys (prefix, source, state)")
     keys_sub.add_parser("revoke", help="revoke a key by its listed prefix or id").add_argument("key")
+    replay_p = sub.add_parser(
+        "replay", help="rebuild the store from stagetrack.events in a scratch schema; compare with live or what-if"
+    )
+    replay_p.add_argument("--model", type=Path, help="replay under this stage model (what-if); live is untouched")
+    replay_p.add_argument("--keep", action="store_true", help="keep the scratch schema (its name is printed)")
     args = parser.parse_args(argv)
+    if args.command == "replay":
+        return asyncio.run(_replay(args))
     if args.command == "keys":
         return asyncio.run(_keys(args))
     if args.command == "serve":

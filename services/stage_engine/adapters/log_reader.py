@@ -73,5 +73,5 @@ class LogReader:
             await admin.close()
         ids = sorted(p["partition"] for t in described if t["topic"] == self._topic for p in t["partitions"])
         if not ids:
-            raise RuntimeError(f"topic {self._topic!r} does not exist or has no partitions")
+            raise LookupError(f"topic {self._topic!r} does not exist or has no partitions")
         return ids

@@ -7,13 +7,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.envelope import EnvelopeError, Event, decode
-from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore, IdentityRace, TopicPartition
 from services.stage_engine.domain.batch import apply_batch, identities_of
 from services.stage_engine.domain.email_identity import email_identities
@@ -21,6 +21,14 @@ from services.stage_engine.domain.lead import Identity
 from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
+
+
+class DeadLetterSink(Protocol):
+    """Where an event that cannot be processed goes: the dead-letter topic live, a counter in a replay."""
+
+    async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None: ...
+
+
 RETRYABLE = (IdentityRace, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
@@ -60,7 +68,7 @@ class BatchProcessor:
         store: EventStore,
         model: StageModel,
         email_key: bytes,
-        dead_letters: DeadLetters,
+        dead_letters: DeadLetterSink,
         group_id: str,
         metrics: EngineMetrics,
     ) -> None:
