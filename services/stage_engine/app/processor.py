@@ -83,17 +83,18 @@ class BatchProcessor:
         """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries)."""
         with self._metrics.batch_seconds.time():
             events: list[tuple[Event, ConsumerRecord]] = []
+            unreadable: list[tuple[ConsumerRecord, str]] = []
             for record in records:
                 try:
                     events.append((decode(record.value), record))
                 except EnvelopeError as exc:
-                    await self._dead_letter(record, str(exc))
+                    unreadable.append((record, str(exc)))
             offsets: dict[TopicPartition, int] = {}
             for record in records:
                 offsets[(record.topic, record.partition)] = record.offset + 1
             for attempt in range(1, 21):
                 try:
-                    await self._commit(events, offsets)
+                    await self._commit(events, unreadable, offsets)
                     break
                 except RETRYABLE as exc:
                     self._metrics.conflicts.inc()
@@ -103,12 +104,23 @@ class BatchProcessor:
                 raise RuntimeError("batch kept conflicting after 20 attempts")
         self._metrics.last_event_time.set_to_current_time()
 
-    async def _commit(self, events: list[tuple[Event, ConsumerRecord]], offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(
+        self,
+        events: list[tuple[Event, ConsumerRecord]],
+        unreadable: list[tuple[ConsumerRecord, str]],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
         first: dict[str, tuple[Event, ConsumerRecord]] = {}
         for event, record in events:
             first.setdefault(event.event_id, (event, record))
+        # An unreadable record has no event id: it is claimed by its place in the log, so a re-read after a
+        # rebalance does not dead-letter it again.
+        places = {f"kafka:{r.topic}/{r.partition}/{r.offset}": (r, reason) for r, reason in unreadable}
         async with self._store.transaction() as tx:
-            fresh = await tx.claim(list(first))
+            fresh = await tx.claim([*first, *places])
+            for place, (record, reason) in places.items():
+                if place in fresh:
+                    await self._dead_letter(record, reason)
             todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
             extras: list[tuple[Event, tuple[Identity, ...]]] = [
                 (e, email_identities(e, self._email_key)) for e, _ in todo
