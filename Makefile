@@ -47,8 +47,10 @@ test: lint typecheck $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+# Each benchmark measures beside its baselines in the same run, on the local stack (started if it is not).
+# `make bench BENCH=bench_ingest` runs one.
+bench: up
+	$(BIN)/python -m bench $(BENCH)
 
 clean: down
 	rm -rf .local $(VENV)

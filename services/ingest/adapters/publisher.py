@@ -6,15 +6,29 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Histogram
 
 from services.common.envelope import Event, encode
 from services.common.kafka import durable_producer
 
 log = logging.getLogger(__name__)
+
+
+def partition_for(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition aiokafka's DefaultPartitioner picks for `key` (murmur2, as the Java client does), with the
+    hash cached: aiokafka computes it in pure Python on every send, and one lead or visitor sends many events.
+    `partitions` as aiokafka lists them: `list(await producer.partitions_for(topic))`."""
+    return partitions[_key_hash(key) % len(partitions)]
+
+
+@lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 class BrokerUnavailable(Exception):
@@ -45,7 +59,12 @@ class KafkaPublisher:
         try:
             async with asyncio.timeout(self._timeout):
                 producer = await self._ready_producer()
-                futures = [await producer.send(self._topic, encode(e), key=e.partition_key.encode()) for e in events]
+                partitions = list(await producer.partitions_for(self._topic))
+                futures = []
+                for event in events:
+                    key = event.partition_key.encode()
+                    partition = partition_for(key, partitions)
+                    futures.append(await producer.send(self._topic, encode(event), key=key, partition=partition))
                 await asyncio.gather(*futures)
         except (TimeoutError, KafkaError, OSError) as exc:
             self._discard_producer()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.ingest.api.auth import authenticated_source
@@ -18,7 +16,8 @@ SEGMENT_RESPONSES = {**RESPONSES, 200: {"description": "As 202 of /v1/events; Se
 del SEGMENT_RESPONSES[202]
 
 
-async def _post(request: Request, source: str, path_type: str | None) -> JSONResponse:
+async def _post(request: Request, path_type: str | None) -> JSONResponse:
+    source = await authenticated_source(request)  # called, not Depends(): FastAPI's resolver costs per request
     settings = request.app.state.settings
     body = await read_json(request, settings.max_body_bytes)
     calls = items_of(body, settings.max_events_per_request, key="batch")
@@ -28,13 +27,13 @@ async def _post(request: Request, source: str, path_type: str | None) -> JSONRes
 
 
 @router.post("/v1/batch", responses=SEGMENT_RESPONSES, summary='Segment batch: {"batch": [calls]}')
-async def batch(request: Request, source: Annotated[str, Depends(authenticated_source)]) -> JSONResponse:
-    return await _post(request, source, None)
+async def batch(request: Request) -> JSONResponse:
+    return await _post(request, None)
 
 
 def _single(call_type: str) -> None:
-    async def endpoint(request: Request, source: Annotated[str, Depends(authenticated_source)]) -> JSONResponse:
-        return await _post(request, source, call_type)
+    async def endpoint(request: Request) -> JSONResponse:
+        return await _post(request, call_type)
 
     router.add_api_route(
         f"/v1/{call_type}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,10 +14,13 @@ from services.common.service import database, service_app, standard_checks
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.adapters.source_keys import SourceKeys
 from services.ingest.api import events, segment
+from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
+from services.ingest.api.openapi import install_openapi
+from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
-from services.ingest.domain.schemas import load_validators
+from services.ingest.domain.schemas import load_validators, read_schema
 from services.ingest.domain.validation import EventValidator
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
@@ -27,8 +29,9 @@ SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     registry = new_registry()
+    validators = load_validators(SCHEMAS_DIR)
     validator = EventValidator(
-        load_validators(SCHEMAS_DIR), reporting_currency=settings.reporting_currency, rates=settings.currency_rates
+        validators, reporting_currency=settings.reporting_currency, rates=settings.currency_rates
     )
 
     @contextlib.asynccontextmanager
@@ -41,7 +44,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.intake = Intake(validator, publisher, registry)
             app.state.checks = standard_checks(settings, engine)
             try:
-                yield
+                with tuned_gc():
+                    yield
             finally:
                 await publisher.close()
 
@@ -53,7 +57,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(segment.router)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
-    app.middleware("http")(_deadline(settings))
+    app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
+    segment_call = read_schema(SCHEMAS_DIR / "segment-call.schema.json")
+    install_openapi(app, validators, segment_call, settings.max_events_per_request)
     return app
 
 
@@ -68,22 +74,3 @@ def _unavailable_handler(retry_after: int) -> Callable[[Request, Exception], Awa
         return JSONResponse(error_body(0, [error]), status_code=503, headers={"Retry-After": str(retry_after)})
 
     return handler
-
-
-def _deadline(
-    settings: IngestSettings,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """A request that overruns the timeout is answered 503: never a 2xx for events not known durable."""
-
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        try:
-            async with asyncio.timeout(settings.request_timeout_seconds):
-                return await call_next(request)
-        except TimeoutError:
-            reason = (
-                f"no answer within {settings.request_timeout_seconds:g} s; retry with the same event ids (stored once)"
-            )
-            body = error_body(0, [{"index": None, "event_id": None, "field": "request", "reason": reason}])
-            return JSONResponse(body, status_code=503, headers={"Retry-After": str(settings.retry_after_seconds)})
-
-    return middleware

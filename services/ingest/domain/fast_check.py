@@ -18,6 +18,7 @@ FormatCheck = Callable[[object], bool]
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default"})
 _STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "format"})
+_OBJECT_KEYWORDS = frozenset({"properties", "additionalProperties", "required"})
 
 
 class _Unsupported(Exception):
@@ -32,8 +33,11 @@ def compile_check(schema: object, formats: Mapping[str, FormatCheck]) -> Check |
         return None
 
 
+_NUMBERS = (int, float)  # a tuple: `int | float` in isinstance() builds a union object on every call
+
+
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, _NUMBERS) and not isinstance(v, bool)
 
 
 _TYPES: dict[str, Check] = {
@@ -49,22 +53,46 @@ _TYPES: dict[str, Check] = {
 
 def _compile(schema: object, formats: Mapping[str, FormatCheck]) -> Check:
     if schema is True or schema == {}:
-        return lambda v: True
+        return _always
     if schema is False:
-        return lambda v: False
+        return _never
     if not isinstance(schema, dict):
         raise _Unsupported
-    if schema.get("type") == "string" and _STRING_KEYWORDS.issuperset(k for k in schema if not _annotation(k)):
-        return _string(schema, formats)
-    checks = [c for k, val in schema.items() if (c := _keyword(k, val, schema, formats)) is not None]
+    keywords = {k: v for k, v in schema.items() if not _annotation(k)}
+    nullable = keywords.get("type") in (["string", "null"], ["null", "string"])
+    if (keywords.get("type") == "string" or nullable) and _STRING_KEYWORDS.issuperset(keywords):
+        return _string(keywords, formats, nullable)
+    checks: list[Check] = []
+    if _OBJECT_KEYWORDS.intersection(keywords):
+        must_be_object = keywords.get("type") == "object"
+        checks.append(_object({k: keywords.pop(k) for k in _OBJECT_KEYWORDS if k in keywords}, must_be_object, formats))
+        if must_be_object:
+            del keywords["type"]
+    checks += [c for k, val in keywords.items() if (c := _keyword(k, val, formats)) is not None]
+    return _all(checks)
+
+
+def _always(v: Any) -> bool:
+    return True
+
+
+def _never(v: Any) -> bool:
+    return False
+
+
+def _all(checks: list[Check]) -> Check:
+    """The conjunction, with the common small cases unrolled (a call per check is the hot path's main cost)."""
     if not checks:
-        return lambda v: True
-    return checks[0] if len(checks) == 1 else _every(tuple(checks))
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    every = tuple(checks)
 
-
-def _every(checks: tuple[Check, ...]) -> Check:
     def check(v: Any) -> bool:
-        for one in checks:  # a plain loop: twice as fast as all() over a generator
+        for one in every:  # a plain loop: twice as fast as all() over a generator
             if not one(v):
                 return False
         return True
@@ -72,32 +100,18 @@ def _every(checks: tuple[Check, ...]) -> Check:
     return check
 
 
-def _keyword(key: str, val: Any, schema: dict[str, Any], formats: Mapping[str, FormatCheck]) -> Check | None:
-    if _annotation(key):
-        return None
+def _keyword(key: str, val: Any, formats: Mapping[str, FormatCheck]) -> Check | None:
     if key == "type":
         names = [val] if isinstance(val, str) else list(val)
         if not set(names) <= _TYPES.keys():
             raise _Unsupported
         tests = [_TYPES[t] for t in names]
-        return tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests)
+        return tests[0] if len(tests) == 1 else _any(tests)
     if key == "enum":
         if not all(isinstance(e, str) for e in val):
             raise _Unsupported
         allowed = frozenset(val)
         return lambda v: isinstance(v, str) and v in allowed
-    if key == "required":
-        required = tuple(val)
-        return lambda v: not isinstance(v, dict) or all(n in v for n in required)
-    if key == "properties":
-        return _properties(tuple((name, _compile(sub, formats)) for name, sub in val.items()))
-    if key == "additionalProperties":
-        if "patternProperties" in schema:
-            raise _Unsupported
-        known, extra = frozenset(schema.get("properties", {})), _compile(val, formats)
-        if val is False:
-            return lambda v: not isinstance(v, dict) or known.issuperset(v)
-        return lambda v: not isinstance(v, dict) or all(extra(v[k]) for k in v if k not in known)
     if key in ("minLength", "maxLength"):
         low, high = (val, None) if key == "minLength" else (0, val)
         return lambda v: not isinstance(v, str) or (len(v) >= low and (high is None or len(v) <= high))
@@ -117,26 +131,59 @@ def _annotation(key: str) -> bool:
     return key in _ANNOTATIONS or key.startswith("x-")
 
 
-def _string(schema: dict[str, Any], formats: Mapping[str, FormatCheck]) -> Check:
-    """The common case fused into one function: a string with length bounds, a pattern, a format."""
+def _string(schema: dict[str, Any], formats: Mapping[str, FormatCheck], nullable: bool) -> Check:
+    """The common case fused into one function: a string (or null) with length bounds, a pattern, a format."""
     low, high = schema.get("minLength", 0), schema.get("maxLength")
     search = re.compile(schema["pattern"]).search if "pattern" in schema else None
     fmt = formats.get(schema["format"]) if "format" in schema else None
+    if search is None and fmt is None and high is not None and not nullable:  # most properties: a bounded string
+        return lambda v: isinstance(v, str) and low <= len(v) <= high
 
     def check(v: Any) -> bool:
-        if not isinstance(v, str) or len(v) < low or (high is not None and len(v) > high):
+        if not isinstance(v, str):
+            return nullable and v is None
+        if len(v) < low or (high is not None and len(v) > high):
             return False
         return (search is None or search(v) is not None) and (fmt is None or fmt(v))
 
     return check
 
 
-def _properties(subs: tuple[tuple[str, Check], ...]) -> Check:
+def _object(keywords: dict[str, Any], must_be_object: bool, formats: Mapping[str, FormatCheck]) -> Check:
+    """`properties`, `additionalProperties`, `required` (and `type: object`) fused into one pass."""
+    required = tuple(keywords.get("required", ()))
+    subs = {name: _compile(sub, formats) for name, sub in keywords.get("properties", {}).items()}
+    if "additionalProperties" not in keywords:
+        return _declared_properties(required, tuple(subs.items()), must_be_object)
+    extra = _compile(keywords["additionalProperties"], formats)
+
     def check(v: Any) -> bool:
-        if isinstance(v, dict):
-            for name, sub in subs:
-                if name in v and not sub(v[name]):
-                    return False
+        if not isinstance(v, dict):
+            return not must_be_object
+        for name in required:
+            if name not in v:
+                return False
+        for key, value in v.items():  # every key is judged: by its own schema or by additionalProperties
+            if not subs.get(key, extra)(value):
+                return False
+        return True
+
+    return check
+
+
+def _declared_properties(required: tuple[str, ...], subs: tuple[tuple[str, Check], ...], must_be_object: bool) -> Check:
+    missing = object()
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return not must_be_object
+        for name in required:
+            if name not in v:
+                return False
+        for name, sub in subs:
+            value = v.get(name, missing)
+            if value is not missing and not sub(value):
+                return False
         return True
 
     return check
@@ -154,13 +201,36 @@ def _bound(key: str, limit: float) -> Check:
     return lambda v: not _is_number(v) or test(v)
 
 
+def _any(subs: list[Check]) -> Check:
+    def check(v: Any) -> bool:
+        for sub in subs:
+            if sub(v):
+                return True
+        return False
+
+    return check
+
+
+def _one(subs: list[Check]) -> Check:
+    def check(v: Any) -> bool:
+        matched = False
+        for sub in subs:
+            if sub(v):
+                if matched:
+                    return False
+                matched = True
+        return matched
+
+    return check
+
+
 def _combinator(key: str, val: Any, formats: Mapping[str, FormatCheck]) -> Check:
     if key == "not":
         inner = _compile(val, formats)
         return lambda v: not inner(v)
     subs = [_compile(sub, formats) for sub in val]
     if key == "anyOf":
-        return lambda v: any(s(v) for s in subs)
+        return _any(subs)
     if key == "allOf":
-        return lambda v: all(s(v) for s in subs)
-    return lambda v: sum(1 for s in subs if s(v)) == 1
+        return _all(subs)
+    return _one(subs)

@@ -31,6 +31,9 @@ from urllib.parse import unquote
 from services.ingest.domain.problems import Problem, field_path
 
 IDENTIFYING_TYPES = frozenset({"form_submitted", "identified"})
+_TRACKED_TOP = frozenset({"name"})  # a tracked event's top-level `name` is the event's name, not a person's
+_NOTHING: frozenset[str] = frozenset()
+_CONTAINERS = (dict, list, Mapping)  # a tuple: `a | b` in isinstance() builds a union object on every call
 
 _EMAIL_KIND, _PHONE_KIND, _NAME_KIND = "an email address", "a phone number", "a name"
 _KEY_KINDS: dict[str, str] = {
@@ -53,14 +56,13 @@ def personal_data_problems(
     event_type: object, lead_id: object, anonymous_id: object, properties: object
 ) -> list[Problem]:
     """The personal data an anonymous tracking event carries, one Problem per field ([] when allowed)."""
-    if event_type in IDENTIFYING_TYPES or (isinstance(lead_id, str) and lead_id):
+    if (isinstance(event_type, str) and event_type in IDENTIFYING_TYPES) or (isinstance(lead_id, str) and lead_id):
         return []
     problems: list[Problem] = []
     if isinstance(anonymous_id, str) and contains_email(anonymous_id):
         problems.append(Problem("anonymous_id", _reason(_EMAIL_KIND)))
-    if isinstance(properties, Mapping):
-        allowed_top = frozenset({"name"}) if event_type == "tracked" else frozenset()
-        _walk_object(properties, ("properties",), allowed_top, problems)
+    if isinstance(properties, dict) or isinstance(properties, Mapping):  # the ABC check is the slow one
+        _walk_object(properties, ("properties",), _TRACKED_TOP if event_type == "tracked" else _NOTHING, problems)
     return problems
 
 
@@ -95,17 +97,22 @@ def _reason(kind: str) -> str:
 def _walk_object(
     obj: Mapping[Any, Any], path: tuple[str | int, ...], allowed: frozenset[str], out: list[Problem]
 ) -> None:
+    # The hot path of anonymous tracking: most values are short strings with neither "@" nor "%", so the
+    # common case is tested inline and a path is only built for a finding or a nested value.
     for key, value in obj.items():
-        here = (*path, key)
         if isinstance(key, str) and key not in allowed:
             kind = _key_kind(key)
             if kind is not None and value not in (None, "") and value != {} and value != []:
-                out.append(Problem(field_path(here), _reason(kind)))
+                out.append(Problem(field_path((*path, key)), _reason(kind)))
                 continue
-            if contains_email(key):
-                out.append(Problem(field_path(here), _reason(_EMAIL_KIND)))
+            if ("@" in key or "%" in key) and contains_email(key):
+                out.append(Problem(field_path((*path, key)), _reason(_EMAIL_KIND)))
                 continue
-        _walk_value(value, here, out)
+        if isinstance(value, str):
+            if ("@" in value or "%" in value) and contains_email(value):
+                out.append(Problem(field_path((*path, key)), _reason(_EMAIL_KIND)))
+        elif isinstance(value, _CONTAINERS):
+            _walk_value(value, (*path, key), out)
 
 
 def _walk_value(value: Any, path: tuple[str | int, ...], out: list[Problem]) -> None:
@@ -113,7 +120,7 @@ def _walk_value(value: Any, path: tuple[str | int, ...], out: list[Problem]) -> 
         if contains_email(value):
             out.append(Problem(field_path(path), _reason(_EMAIL_KIND)))
     elif isinstance(value, Mapping):
-        _walk_object(value, path, frozenset(), out)
+        _walk_object(value, path, _NOTHING, out)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _walk_value(item, (*path, index), out)

@@ -7,6 +7,9 @@ and compiles each file twice: a Draft 2020-12 validator that explains errors, an
 - `schemas/envelope.schema.json` validates the envelope (ids, type, occurred_at, properties is an object);
 - `schemas/events/<type>.schema.json` validates the `properties` object of that type.
 
+`schemas/segment-call.schema.json` only describes a Segment-spec call for the OpenAPI document (`read_schema`);
+the Segment paths map calls with `segment.py` and validate the resulting envelopes as above.
+
 The `date-time` format is checked by `timestamps.is_rfc3339` (an offset is mandatory). Subschemas may carry
 two annotations that only shape error messages: `x-reason` (the plain-English reason used when a `pattern`,
 `anyOf`, `oneOf` or `not` keyword of that subschema fails) and `x-field` (the field an `anyOf` failure names).
@@ -75,15 +78,21 @@ def _format_checker() -> FormatChecker:
     return checker
 
 
-def _compile(path: Path, checker: FormatChecker) -> CompiledSchema:
+def read_schema(path: Path) -> Schema:
+    """One schema file, checked against the Draft 2020-12 meta-schema."""
     try:
-        schema = orjson.loads(path.read_bytes())
+        schema: Schema = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise SchemaFilesError(f"cannot read the schema {path}: {exc}") from exc
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise SchemaFilesError(f"{path} is not a valid JSON Schema: {exc.message}") from exc
+    return schema
+
+
+def _compile(path: Path, checker: FormatChecker) -> CompiledSchema:
+    schema = read_schema(path)
     validator = Draft202012Validator(schema, format_checker=checker)
     return CompiledSchema(schema, validator, compile_check(schema, _FORMATS) or validator.is_valid)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?",
@@ -16,10 +17,12 @@ _RFC3339 = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def parse_rfc3339(value: str) -> datetime | None:
     """The aware datetime `value` denotes, or None when it is not an RFC 3339 date-time with an offset.
 
-    Fractions finer than a microsecond are truncated (Python's resolution).
+    Fractions finer than a microsecond are truncated (Python's resolution). Cached: validation checks the
+    format and then parses the same string (datetimes are immutable, so sharing them is safe).
     """
     match = _RFC3339.fullmatch(value)
     if match is None or match["offset"] is None:

@@ -27,6 +27,7 @@ from services.ingest.domain.schemas import Validators
 from services.ingest.domain.timestamps import parse_rfc3339
 
 MAX_DEPTH = 32  # nesting of objects/arrays in properties (the Kafka encoder, orjson, stops at 254)
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` in isinstance() builds a union object on every call
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ class EventValidator:
 
 def _deeper_than(value: object, limit: int) -> bool:
     """Whether objects/arrays nest more than `limit` levels (iterative: no recursion on hostile input)."""
+    if isinstance(value, dict) and _flat(value):
+        return limit < 1  # the common case: a flat object is one level deep
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()
@@ -133,5 +136,12 @@ def _deeper_than(value: object, limit: int) -> bool:
             continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return False
+
+
+def _flat(obj: dict[str, Any]) -> bool:
+    for child in obj.values():  # a plain loop: cheaper than any() over a generator for a handful of values
+        if isinstance(child, _CONTAINERS):
+            return False
+    return True

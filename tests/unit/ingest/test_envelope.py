@@ -95,6 +95,17 @@ def test_an_unknown_type_is_refused_listing_the_types(validator: EventValidator)
     assert "feedback_submitted" in reason
 
 
+@pytest.mark.parametrize("kind", [{}, ["page_viewed"], 7, None])
+@pytest.mark.parametrize("lead_id", ["lead-1", ...])
+def test_a_type_that_is_not_a_string_is_refused_not_a_crash(
+    validator: EventValidator, kind: object, lead_id: object
+) -> None:
+    """Found by schemathesis: {"type": {}} on an anonymous event made the personal-data guard raise (a 500)."""
+    item = event(type=kind, lead_id=lead_id, anonymous_id="anon-1")
+    [(field, reason)] = errors_of(validator, item)
+    assert field == "type" and reason.startswith("must be one of:")
+
+
 @pytest.mark.parametrize("field", ["event_id", "type", "occurred_at"])
 def test_a_missing_envelope_field_is_named(validator: EventValidator, field: str) -> None:
     assert (field, "is required") in errors_of(validator, event(**{field: ...}))
