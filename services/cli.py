@@ -38,6 +38,7 @@ def serve(service: str) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        access_log=False,  # one line per request costs more than the request itself; metrics count them
         timeout_graceful_shutdown=20,
     )
     return 0
@@ -93,6 +94,17 @@ async def _replay(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+async def _kpi(args: argparse.Namespace) -> int:
+    from services.kpi.app.rebuild import run_rebuild
+    from services.stage_engine.domain.model_types import ModelError
+
+    try:
+        return await run_rebuild()
+    except ModelError as exc:
+        print(f"stagetrack kpi rebuild: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,7 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     replay_p.add_argument("--model", type=Path, help="replay under this stage model (what-if); live is untouched")
     replay_p.add_argument("--keep", action="store_true", help="keep the scratch schema (its name is printed)")
+    kpi_p = sub.add_parser("kpi", help="operator commands of the KPI service")
+    kpi_sub = kpi_p.add_subparsers(dest="kpi_command", required=True)
+    kpi_sub.add_parser("rebuild", help="rebuild every KPI projection from the event store (one transaction)")
     args = parser.parse_args(argv)
+    if args.command == "kpi":
+        return asyncio.run(_kpi(args))
     if args.command == "replay":
         return asyncio.run(_replay(args))
     if args.command == "keys":

@@ -64,19 +64,8 @@ class Event:
 
 
 def encode(event: Event) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": event.event_id,
-            "type": event.type,
-            "occurred_at": event.occurred_at.isoformat(),
-            "source": event.source,
-            "received_at": event.received_at.isoformat(),
-            "anonymous_id": event.anonymous_id,
-            "lead_id": event.lead_id,
-            "account_id": event.account_id,
-            "properties": dict(event.properties),
-        }
-    )
+    """orjson serializes the dataclass directly (datetimes as RFC 3339 with their offset): the hot path."""
+    return orjson.dumps(event)
 
 
 def decode(raw: bytes) -> Event:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def configure_logging(level: str) -> None:
@@ -34,23 +32,31 @@ class HttpMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = _route_template(request)
-            self.requests.labels(self.service, route, request.method, str(status)).inc()
-            self.latency.labels(self.service, route, request.method).observe(time.perf_counter() - started)
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """A plain ASGI middleware (Starlette's BaseHTTPMiddleware costs several µs per request)."""
 
+        async def measured(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = 500
 
-def _route_template(request: Request) -> str:
-    # The router records the matched route in the scope; its template keeps the label bounded.
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
+            async def send_and_note(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_and_note)
+            finally:
+                route = str(getattr(scope.get("route"), "path", "unmatched"))  # the template: bounded labels
+                method = scope["method"]
+                self.requests.labels(self.service, route, method, str(status)).inc()
+                self.latency.labels(self.service, route, method).observe(time.perf_counter() - started)
+
+        return measured
 
 
 def new_registry() -> CollectorRegistry:

@@ -24,7 +24,7 @@ def service_app(
     """The shell: request metrics, /healthz, /readyz (checks in app.state.checks), /metrics."""
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.checks = {}
-    app.middleware("http")(HttpMetrics(registry, service).middleware)
+    app.add_middleware(HttpMetrics(registry, service).middleware)
     app.include_router(health_router(lambda: app.state.checks, registry, settings.readiness_timeout_seconds))
     return app
 

@@ -46,6 +46,13 @@ kpi_stays = Table(
     Column("exit_kind", Text, nullable=True),  # transition | merge | absorbed
     Column("to_stage", Text, nullable=True),
     Column("sla_due_at", DateTime(timezone=True), nullable=True),
+    # When an SLA's `satisfied_by` event arrived while the lead stayed (SlaMet); a breach needs the deadline
+    # to pass before both the exit and this.
+    Column("sla_met_at", DateTime(timezone=True), nullable=True),
+    # When the stay ended in the engine's time, for durations (left_at - since) and "ended in P". Equals
+    # exited_at except in one case: an event that arrived after a merge but happened before it moves the
+    # survivor; exited_at is then held at the merge so a lead's stays never overlap (docs/kpi.md).
+    Column("left_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("lead_id", "seq"),
     Index("ix_kpi_stays_stage_entered", "stage", "entered_at"),
     Index("ix_kpi_stays_stage_exited", "stage", "exited_at"),

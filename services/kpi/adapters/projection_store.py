@@ -1,0 +1,170 @@
+"""PostgreSQL side of the projections: read the store by position, write one batch's changes set-based.
+
+Everything here runs on an asyncpg connection inside the caller's transaction, which also holds the
+`kpi_checkpoint` row lock (`lock_checkpoint`): so one batch and its checkpoint commit together, and two
+projectors (or a projector and `stagetrack kpi rebuild`) take turns instead of applying a batch twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.kpi.domain.projection import LeadEventRecord
+from services.kpi.domain.projection_batch import Changes
+from services.stage_engine.domain.model_types import StageModel
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "projections"
+TABLES = ("kpi_revenue_shares", "kpi_revenue", "kpi_feedback", "kpi_transitions", "kpi_stays", "kpi_leads")
+
+
+async def lock_checkpoint(conn: asyncpg.Connection, name: str = CHECKPOINT) -> int:
+    """The checkpoint, locked until the transaction ends (created at 0 on first use)."""
+    await conn.execute("INSERT INTO kpi_checkpoint (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", name)
+    return int(await conn.fetchval("SELECT position FROM kpi_checkpoint WHERE name = $1 FOR UPDATE", name))
+
+
+async def set_checkpoint(conn: asyncpg.Connection, position: int, name: str = CHECKPOINT) -> None:
+    await conn.execute("UPDATE kpi_checkpoint SET position = $2 WHERE name = $1", name, position)
+
+
+async def store_head(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT coalesce(max(position), 0) FROM lead_events"))
+
+
+async def read_records(
+    conn: asyncpg.Connection, after: int, limit: int, upto: int | None = None
+) -> list[LeadEventRecord]:
+    """Records after `after` in position order. Safe against late commits because the engine assigns
+    positions under a lock held to commit (adapters/store.py): every row below a visible one is visible.
+    A batch never ends between the two halves of a merge, so readers never see the person twice."""
+    records = await _read(conn, after, limit, upto)
+    while len(records) == limit and _is_survivor_merge(records[-1]):
+        more = await _read(conn, records[-1].position, 1, upto)
+        if not more:
+            break
+        records += more
+    return records
+
+
+async def _read(conn: asyncpg.Connection, after: int, limit: int, upto: int | None) -> list[LeadEventRecord]:
+    rows = await conn.fetch(
+        "SELECT position, lead_id, version, data::text AS data FROM lead_events "
+        "WHERE position > $1 AND ($3::bigint IS NULL OR position <= $3) ORDER BY position LIMIT $2",
+        after,
+        limit,
+        upto,
+    )
+    return [LeadEventRecord(r["position"], r["lead_id"], r["version"], orjson.loads(r["data"])) for r in rows]
+
+
+def _is_survivor_merge(record: LeadEventRecord) -> bool:
+    return record.event.get("type") == "LeadsMerged" and record.event.get("role") == "survivor"
+
+
+async def project_next(
+    conn: asyncpg.Connection, after: int, limit: int, model: StageModel, upto: int | None = None
+) -> Changes:
+    """Reads, projects and writes the next batch; the caller moves the checkpoint to `last_position`."""
+    changes = Changes().add_records(await read_records(conn, after, limit, upto), model)
+    if changes.records:
+        await write_changes(conn, changes)
+    return changes
+
+
+async def write_changes(conn: asyncpg.Connection, c: Changes) -> None:
+    if c.prior:
+        rows = list(c.prior.values())
+        updated = await conn.fetch(
+            "UPDATE kpi_stays s SET exited_at = CASE WHEN u.exited_at IS NOT NULL "
+            "THEN greatest(u.exited_at, s.entered_at) END, left_at = u.exited_at, exit_kind = u.exit_kind, "
+            "to_stage = u.to_stage, sla_met_at = coalesce(s.sla_met_at, u.sla_met_at) "
+            "FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[]) "
+            "AS u(lead_id, exited_at, exit_kind, to_stage, sla_met_at) "
+            "WHERE s.lead_id = u.lead_id AND s.exited_at IS NULL "
+            "RETURNING s.lead_id, s.exited_at, s.exited_at > u.exited_at AS clamped",
+            *_columns([(p.lead_id, p.exited_at, p.exit_kind, p.to_stage, p.sla_met_at) for p in rows], 5),
+        )
+        for row in updated:
+            if row["clamped"]:
+                c.reclamp(row["lead_id"], row["exited_at"])
+        if len(updated) != len(rows):
+            c.anomalies.append(
+                f"{len(rows)} open stays to update before position {c.last_position}, found {len(updated)}"
+            )
+    if c.stays:
+        await conn.execute(
+            "INSERT INTO kpi_stays (lead_id, seq, stage, division, entered_at, since, entry_kind, exited_at, "
+            "exit_kind, to_stage, sla_due_at, sla_met_at, left_at) SELECT * FROM unnest($1::text[], $2::int[], "
+            "$3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::text[], "
+            "$10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) "
+            "ON CONFLICT (lead_id, seq) DO NOTHING",
+            *_columns(
+                [
+                    (s.lead_id, s.seq, s.stage, s.division, s.entered_at, s.since, s.entry_kind, s.exited_at,
+                     s.exit_kind, s.to_stage, s.sla_due_at, s.sla_met_at, s.left_at)
+                    for s in c.stays
+                ],
+                13,
+            ),
+        )  # fmt: skip
+    if c.transitions:
+        await conn.execute(
+            "INSERT INTO kpi_transitions (position, lead_id, from_stage, to_stage, rule, occurred_at) "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) "
+            "ON CONFLICT (position) DO NOTHING",
+            *_columns(
+                [(t.position, t.lead_id, t.from_stage, t.to_stage, t.rule, t.occurred_at) for t in c.transitions], 6
+            ),
+        )
+    if c.reached:
+        await conn.execute(
+            "INSERT INTO kpi_leads (lead_id, furthest_index, merged_into) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::text[]) ON CONFLICT (lead_id) DO UPDATE SET "
+            "furthest_index = greatest(kpi_leads.furthest_index, excluded.furthest_index), "
+            "merged_into = coalesce(excluded.merged_into, kpi_leads.merged_into)",
+            *_columns([(lead, index, c.merged_into.get(lead)) for lead, index in c.reached.items()], 3),
+        )
+    if c.inherits:  # one statement each, in position order: a chain A -> B -> C sees B's inherited value
+        await conn.executemany(
+            "UPDATE kpi_leads SET furthest_index = greatest(furthest_index, "
+            "(SELECT a.furthest_index FROM kpi_leads a WHERE a.lead_id = $2)) WHERE lead_id = $1",
+            [(i.survivor_id, i.absorbed_id) for i in c.inherits],
+        )
+    if c.revenue:
+        await conn.execute(
+            "INSERT INTO kpi_revenue (position, lead_id, account_id, kind, amount, currency, occurred_at) "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[], "
+            "$7::timestamptz[]) ON CONFLICT (position) DO NOTHING",
+            *_columns([(r.position, r.lead_id, r.account_id, r.kind, r.amount, r.currency, r.occurred_at)
+                       for r in c.revenue], 7),
+        )  # fmt: skip
+        shares = [(r.position, division, amount) for r in c.revenue for division, amount in r.shares]
+        await conn.execute(
+            "INSERT INTO kpi_revenue_shares (position, division, amount) "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric[]) ON CONFLICT (position, division) DO NOTHING",
+            *_columns(shares, 3),
+        )
+    if c.feedback:
+        await conn.execute(
+            "INSERT INTO kpi_feedback (position, lead_id, from_division, to_division, about, rating, "
+            "met_expectations, reason_code, campaign, occurred_at) SELECT * FROM unnest($1::bigint[], $2::text[], "
+            "$3::text[], $4::text[], $5::text[], $6::int[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[]) "
+            "ON CONFLICT (position) DO NOTHING",
+            *_columns([(f.position, f.lead_id, f.from_division, f.to_division, f.about, f.rating, f.met_expectations,
+                        f.reason_code, f.campaign, f.occurred_at) for f in c.feedback], 10),
+        )  # fmt: skip
+    for anomaly in c.anomalies:
+        log.warning("projection anomaly (the log disagrees with one open stay per lead): %s", anomaly)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
