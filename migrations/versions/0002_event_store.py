@@ -67,7 +67,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("outbox_cursor", "consumer_offsets", "processed_events", "lead_identities", "lead_snapshots",
-                  "lead_events"):
+    for table in (
+        "outbox_cursor",
+        "consumer_offsets",
+        "processed_events",
+        "lead_identities",
+        "lead_snapshots",
+        "lead_events",
+    ):
         op.drop_table(table)
     op.execute(sa.schema.DropSequence(sa.Sequence("lead_event_position_seq")))

@@ -1,11 +1,15 @@
-"""The endpoints every service has: /healthz, /readyz, /metrics."""
+"""The endpoints every service has: /healthz, /readyz, /metrics.
+
+A service whose metrics are computed at scrape time (the KPI service reads its projections) sets
+`app.state.before_scrape` to an async callable in its lifespan; /metrics awaits it before it renders.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -33,7 +37,10 @@ def health_router(
         )
 
     @router.get("/metrics", summary="Prometheus exposition", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        before_scrape: Callable[[], Awaitable[None]] | None = getattr(request.app.state, "before_scrape", None)
+        if before_scrape is not None:
+            await before_scrape()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

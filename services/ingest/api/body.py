@@ -25,6 +25,11 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise RequestRefused(400, "body", f"the body is not valid JSON: {exc}") from exc
 
 
+async def read_raw(request: Request, max_bytes: int) -> bytes:
+    """The body as sent (no gunzip): for connectors whose signature covers the raw bytes."""
+    return await _read_limited(request, max_bytes)
+
+
 async def _read_limited(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:

@@ -13,7 +13,7 @@ from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.adapters.source_keys import SourceKeys
-from services.ingest.api import events, segment
+from services.ingest.api import connectors, events, segment
 from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
 from services.ingest.api.openapi import install_openapi
@@ -55,6 +55,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(events.router)
     app.include_router(segment.router)
+    app.include_router(connectors.router)
+    app.state.connector_metrics = connectors.ConnectorMetrics(registry)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.common.settings import ServiceSettings
+from services.ingest.connectors.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
+from services.ingest.connectors.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
 
 
 class IngestSettings(ServiceSettings):
@@ -21,3 +23,13 @@ class IngestSettings(ServiceSettings):
     # Units of the reporting currency per unit of another, e.g. {"USD": "150.25"}; empty refuses others.
     currency_rates: dict[str, Decimal] = Field(default_factory=dict)
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # HubSpot connector (docs/connectors.md): unset secret = the route answers 404 "connector not configured".
+    hubspot_app_secret: SecretStr | None = None
+    # The URL HubSpot posts to, as signed (set it behind a proxy); unset = the URL of the request as received.
+    hubspot_webhook_url: str | None = None
+    hubspot_lifecycle_stages: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LIFECYCLE_STAGES))
+    hubspot_deal_stages: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DEAL_STAGES))
+    # Salesforce connector: unset organization id = the route answers a SOAP fault "connector not configured".
+    salesforce_organization_id: str | None = Field(default=None, pattern="^[0-9A-Za-z]{15}([0-9A-Za-z]{3})?$")
+    salesforce_lead_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LEAD_STATUSES))
+    salesforce_opportunity_stages: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_OPPORTUNITY_STAGES))

@@ -2,24 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
+from services.kpi.adapters.collector import KpiCollector
+from services.kpi.adapters.projector import Projector
+from services.kpi.api import money, outlook, stages
+from services.kpi.api.params import validation_error
 from services.kpi.app.settings import KpiSettings
+from services.stage_engine.domain.model import default_model, load_model_file
+from services.stage_engine.domain.model_types import StageModel
 
 
-def create_app(settings: KpiSettings | None = None) -> FastAPI:
+def load_configured_model(settings: KpiSettings) -> StageModel:
+    """The engine's model file (STAGETRACK_STAGE_MODEL) or the shipped one, in the reporting currency."""
+    currency = settings.reporting_currency
+    if settings.stage_model:
+        return load_model_file(settings.stage_model, currency=currency)
+    return default_model().with_currency(currency)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: KpiSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    run_projector: bool = True,
+) -> FastAPI:
+    """`clock` is the API's "now" (age of the balance, overdue now); tests fix it. `run_projector=False`
+    serves the API over projections something else fills (tests that write the tables themselves)."""
     settings = settings or KpiSettings()
     registry = new_registry()
+    model = load_configured_model(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(settings) as engine:
+            app.state.db = engine
+            app.state.model = model
+            app.state.settings = settings
+            app.state.clock = clock
             app.state.checks = standard_checks(settings, engine)
-            yield
+            tasks: list[asyncio.Task[None]] = []
+            # Hook (a): the projector keeps the projection tables up to date with the event store.
+            if run_projector:
+                tasks.append(asyncio.create_task(Projector(engine, settings, model, registry).run()))
+            # The Prometheus collector reads the projections at scrape time (cached metrics_cache_seconds).
+            collector = KpiCollector(engine, model, settings.metrics_cache_seconds)
+            registry.register(collector)
+            app.state.before_scrape = collector.refresh
+            try:
+                yield
+            finally:
+                registry.unregister(collector)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
-    return service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)
+    app = service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)
+    for router in (stages.router, money.router, outlook.router):
+        app.include_router(router)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    return app

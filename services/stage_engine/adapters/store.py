@@ -6,8 +6,9 @@ the appended domain events and the consumer offsets. Set-based statements (unnes
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -58,42 +59,41 @@ class StoreTransaction:
         wanted = set(lead_ids)
         while wanted:
             rows = await self.conn.fetch(
-                "SELECT state FROM lead_snapshots WHERE lead_id = ANY($1::text[]) ORDER BY lead_id FOR UPDATE",
+                "SELECT state::text FROM lead_snapshots WHERE lead_id = ANY($1::text[]) ORDER BY lead_id FOR UPDATE",
                 sorted(wanted),
             )
             for row in rows:
-                # SQLAlchemy's asyncpg dialect decodes jsonb to Python objects (and encodes from str)
-                lead = lead_from_dict(row["state"])
+                # as text, parsed by orjson: several times faster than the dialect's jsonb codec (json.loads)
+                lead = lead_from_dict(orjson.loads(row["state"]))
                 found[lead.lead_id] = lead
             wanted = {lead.merged_into for lead in found.values() if lead.merged_into} - set(found)
         return found
 
     async def write(self, outcome: BatchOutcome, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
-        if outcome.new_identities:
-            kinds, values = _columns(outcome.new_identities, 2)
-            inserted = await self.conn.fetch(
-                "INSERT INTO lead_identities (kind, value, lead_id) "
-                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING kind",
-                kinds,
-                values,
-                list(outcome.new_identities.values()),
-            )
-            if len(inserted) != len(outcome.new_identities):
-                raise IdentityRace("an identity of this batch was linked to another lead concurrently")
+        # The same statements in the same order; each is sent before the Python that encodes the next one's
+        # rows runs, so PostgreSQL executes while Python encodes (asyncpg runs one statement at a time).
+        identities = self._insert_identities(outcome.new_identities) if outcome.new_identities else None
+        async with _overlapped(identities):
+            leads = list(outcome.leads.values())
+            states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
         for absorbed, survivor in outcome.repointed.items():
             await self.conn.execute("UPDATE lead_identities SET lead_id = $2 WHERE lead_id = $1", absorbed, survivor)
-        if outcome.leads:
-            leads = list(outcome.leads.values())
-            await self.conn.execute(
+        snapshots = (
+            self.conn.execute(
                 "INSERT INTO lead_snapshots (lead_id, version, state) "
                 "SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) "
                 "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state",
                 [lead.lead_id for lead in leads],
                 [lead.version for lead in leads],
-                [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads],
+                states,
             )
-        if outcome.appended:
-            await self._append(outcome)
+            if leads
+            else None
+        )
+        async with _overlapped(snapshots):
+            appended = _event_columns(outcome) if outcome.appended else None
+        if appended is not None:
+            await self._append(appended)
         if offsets:
             topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
             await self.conn.execute(
@@ -107,39 +107,70 @@ class StoreTransaction:
                 next_offsets,
             )
 
-    async def _append(self, outcome: BatchOutcome) -> None:
+    async def _insert_identities(self, new_identities: Mapping[Identity, str]) -> None:
+        kinds, values = _columns(new_identities, 2)
+        inserted = await self.conn.fetch(
+            "INSERT INTO lead_identities (kind, value, lead_id) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING kind",
+            kinds,
+            values,
+            list(new_identities.values()),
+        )
+        if len(inserted) != len(new_identities):
+            raise IdentityRace("an identity of this batch was linked to another lead concurrently")
+
+    async def _append(self, columns: list[list[Any]]) -> None:
+        """`columns`: lead_id, version, type, cause_event_id, occurred_at, data; positions are taken here."""
         await self.conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
         positions = await self.conn.fetch(
             "SELECT nextval('lead_event_position_seq') AS p FROM generate_series(1, $1) ORDER BY 1",
-            len(outcome.appended),
+            len(columns[0]),
         )
-        rows: list[tuple[Any, ...]] = []
-        for (event, version), position in zip(outcome.appended, positions, strict=True):
-            data = to_dict(event)
-            rows.append(
-                (
-                    position["p"],
-                    event.lead_id,
-                    version,
-                    data["type"],
-                    event.cause_event_id,
-                    event.occurred_at,
-                    orjson.dumps(data).decode(),
-                )
-            )
         await self.conn.execute(
             "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
             "SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], "
             "$6::timestamptz[], $7::jsonb[])",
-            *_columns(rows, 7),
+            [row["p"] for row in positions],
+            *columns,
         )
 
 
+def _event_columns(outcome: BatchOutcome) -> list[list[Any]]:
+    rows: list[tuple[Any, ...]] = []
+    for event, version in outcome.appended:
+        data = to_dict(event)
+        rows.append(
+            (event.lead_id, version, data["type"], event.cause_event_id, event.occurred_at, orjson.dumps(data).decode())
+        )
+    return _columns(rows, 6)
+
+
+@contextlib.asynccontextmanager
+async def _overlapped(statement: Awaitable[Any] | None) -> AsyncIterator[None]:
+    """Sends `statement` (when there is one), runs the body while PostgreSQL executes it, then awaits it.
+
+    The body must not use the connection. If the body fails, the statement is still awaited (its error, if
+    any, is then secondary) so the connection is idle again before the transaction rolls back."""
+    if statement is None:
+        yield
+        return
+    task = asyncio.ensure_future(statement)
+    try:
+        await asyncio.sleep(0)  # let the task write the statement to the socket
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(task)
+        raise
+    await task
+
+
 def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
+    """Rows -> one list per column (transposed by zip, in C: this runs for every row the store writes)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    if not columns:
+        return [[] for _ in range(width)]
+    assert len(columns) == width, f"rows of {len(columns)} values, expected {width}"
     return columns
 
 

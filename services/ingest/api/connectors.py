@@ -1,0 +1,177 @@
+"""CRM connectors: HubSpot webhooks posted straight in (signed, mapped, validated, published like /v1/events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Counter
+
+from services.ingest.adapters.publisher import BrokerUnavailable
+from services.ingest.api.body import read_raw
+from services.ingest.api.errors import RequestRefused, error_body
+from services.ingest.app.intake import Intake
+from services.ingest.app.settings import IngestSettings
+from services.ingest.connectors import salesforce
+from services.ingest.connectors.hubspot import HubSpotMapping, SignatureRefused, map_hubspot_event, verify_signature
+
+router = APIRouter(tags=["connectors"])
+
+HUBSPOT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Every mapped event is durable in Kafka; `errors` lists unmappable or invalid items"},
+    400: {"description": "The body is not a JSON array of subscription events"},
+    401: {"description": "Signature missing or wrong, or timestamp more than 5 minutes off"},
+    404: {"description": "The HubSpot connector is not configured (no app secret)"},
+    413: {"description": "Body or item count over the limit"},
+    422: {"description": "No item could be mapped and validated"},
+    503: {"description": "Kafka did not acknowledge in time; HubSpot retries, the ids stay the same"},
+}
+
+
+class ConnectorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "stagetrack_connector_requests",
+            "Connector requests by connector and outcome (accepted, refused, invalid)",
+            ["connector", "outcome"],
+            registry=registry,
+        )
+        self.items = Counter(
+            "stagetrack_connector_items",
+            "CRM items by connector and outcome (mapped, ignored, invalid)",
+            ["connector", "outcome"],
+            registry=registry,
+        )
+
+
+@router.post("/v1/connectors/hubspot", responses=HUBSPOT_RESPONSES, summary="HubSpot webhook (signature v3)")
+async def hubspot(request: Request) -> JSONResponse:
+    settings: IngestSettings = request.app.state.settings
+    metrics: ConnectorMetrics = request.app.state.connector_metrics
+    if settings.hubspot_app_secret is None:
+        metrics.requests.labels("hubspot", "refused").inc()
+        raise RequestRefused(404, "connector", "connector not configured: set STAGETRACK_HUBSPOT_APP_SECRET")
+    raw = await read_raw(request, settings.max_body_bytes)
+    try:
+        verify_signature(
+            settings.hubspot_app_secret.get_secret_value(),
+            method=request.method,
+            uri=settings.hubspot_webhook_url or str(request.url),
+            body=raw,
+            signature=request.headers.get("x-hubspot-signature-v3"),
+            timestamp=request.headers.get("x-hubspot-request-timestamp"),
+            now=datetime.now(UTC),
+        )
+    except SignatureRefused as exc:
+        metrics.requests.labels("hubspot", "refused").inc()
+        raise RequestRefused(401, "signature", str(exc)) from None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        metrics.requests.labels("hubspot", "invalid").inc()
+        raise RequestRefused(400, "body", "the body is not valid JSON") from None
+    if not isinstance(body, list) or not body:
+        metrics.requests.labels("hubspot", "invalid").inc()
+        raise RequestRefused(400, "body", "the body must be a non-empty JSON array of subscription events")
+    if len(body) > settings.max_events_per_request:
+        metrics.requests.labels("hubspot", "invalid").inc()
+        raise RequestRefused(413, "body", f"{len(body)} items; the limit is {settings.max_events_per_request}")
+    mapping = HubSpotMapping(settings.hubspot_lifecycle_stages, settings.hubspot_deal_stages)
+    flat: list[object] = []
+    origin: list[int] = []
+    errors: list[dict[str, Any]] = []
+    ignored = 0
+    for index, item in enumerate(body):
+        mapped = map_hubspot_event(item, mapping)
+        if not mapped:
+            ignored += 1
+        for entry in mapped:
+            if isinstance(entry, dict):
+                flat.append(entry)
+                origin.append(index)
+            else:
+                event_id = item.get("eventId") if isinstance(item, dict) else None
+                known = f"hubspot-{event_id}" if isinstance(event_id, (int, str)) else None
+                errors.append({"index": index, "event_id": known, "field": entry.field, "reason": entry.reason})
+    accepted = 0
+    if flat:
+        intake: Intake = request.app.state.intake
+        result = await intake.accept(flat, "hubspot")
+        accepted = result.accepted
+        errors += [{**e, "index": origin[e["index"]]} for e in result.errors]
+    invalid = {e["index"] for e in errors}
+    metrics.items.labels("hubspot", "ignored").inc(ignored)
+    metrics.items.labels("hubspot", "invalid").inc(len(invalid))
+    metrics.items.labels("hubspot", "mapped").inc(len(body) - ignored - len(invalid))
+    status = 422 if errors and not accepted else 200
+    metrics.requests.labels("hubspot", "accepted" if status == 200 else "invalid").inc()
+    errors.sort(key=lambda e: e["index"])
+    return JSONResponse({**error_body(accepted, errors), "ignored": ignored}, status_code=status)
+
+
+SOAP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "SOAP Ack: every mapped notification is durable in Kafka", "content": {"text/xml": {}}},
+    400: {"description": "SOAP fault (Client): malformed or hostile XML, not an Outbound Message, foreign org"},
+    404: {"description": "SOAP fault (Client): the Salesforce connector is not configured"},
+    413: {"description": "SOAP fault (Client): body over the limit"},
+    503: {"description": "SOAP fault (Server): Kafka did not acknowledge; Salesforce resends"},
+}
+
+
+def _soap(body: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+
+
+def _soap_fault(metrics: ConnectorMetrics, status: int, reason: str) -> Response:
+    """A SOAP fault, with a 4xx when the sender is at fault (Client) and 503 when we are (Server) rather than
+    SOAP 1.1's blanket 500: Salesforce treats any answer without an Ack as a failure and resends."""
+    code = "Server" if status >= 500 else "Client"
+    metrics.requests.labels("salesforce", "refused" if code == "Client" else "unavailable").inc()
+    return _soap(salesforce.fault(code, reason), status)
+
+
+@router.post("/v1/connectors/salesforce", responses=SOAP_RESPONSES, summary="Salesforce Outbound Message (SOAP)")
+async def salesforce_outbound(request: Request) -> Response:
+    settings: IngestSettings = request.app.state.settings
+    metrics: ConnectorMetrics = request.app.state.connector_metrics
+    if settings.salesforce_organization_id is None:
+        return _soap_fault(metrics, 404, "connector not configured: set STAGETRACK_SALESFORCE_ORGANIZATION_ID")
+    try:
+        raw = await read_raw(request, settings.max_body_bytes)
+    except RequestRefused as exc:
+        return _soap_fault(metrics, exc.status, exc.reason)
+    try:
+        message = salesforce.parse(raw)
+    except salesforce.EnvelopeRefused as exc:
+        return _soap_fault(metrics, 400, str(exc))
+    if not salesforce.same_organization(message.organization_id, settings.salesforce_organization_id):
+        return _soap_fault(metrics, 400, "OrganizationId is not the configured organization")
+    mapping = salesforce.SalesforceMapping(settings.salesforce_lead_statuses, settings.salesforce_opportunity_stages)
+    flat: list[object] = []
+    origin: list[int] = []
+    ignored = invalid = 0
+    for index, notification in enumerate(message.notifications):
+        mapped = salesforce.map_notification(notification, mapping)
+        if not mapped:
+            ignored += 1
+        elif all(isinstance(m, dict) for m in mapped):
+            flat.extend(mapped)
+            origin.extend(index for _ in mapped)
+        else:
+            invalid += 1
+    if flat:
+        intake: Intake = request.app.state.intake
+        try:
+            result = await intake.accept(flat, "salesforce")
+        except BrokerUnavailable as exc:
+            return _soap_fault(metrics, 503, f"{exc}; Salesforce resends the same notification ids")
+        invalid += len({origin[e["index"]] for e in result.errors})
+    # An invalid notification stays invalid on every resend: it is acknowledged, counted and never retried.
+    metrics.items.labels("salesforce", "ignored").inc(ignored)
+    metrics.items.labels("salesforce", "invalid").inc(invalid)
+    metrics.items.labels("salesforce", "mapped").inc(len(message.notifications) - ignored - invalid)
+    metrics.requests.labels("salesforce", "accepted").inc()
+    return _soap(salesforce.ACK)

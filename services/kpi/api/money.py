@@ -1,0 +1,32 @@
+"""GET /v1/kpi/revenue, /v1/kpi/customer-success, /v1/kpi/feedback (docs/kpi.md "API")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from services.kpi.adapters import report_money
+from services.kpi.api.params import Kpi, kpi, period
+from services.kpi.domain.periods import Period
+
+router = APIRouter(tags=["kpi"])
+
+
+@router.get("/v1/kpi/revenue", summary="Revenue by kind, shared revenue, attributed revenue by kind and division")
+async def revenue(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)]) -> dict[str, Any]:
+    return {**ctx.header(p), **await report_money.revenue(ctx.db, ctx.model, p, ctx.currency)}
+
+
+@router.get("/v1/kpi/customer-success", summary="Churn rate, renewal rate, NRR and GRR with the counts used")
+async def customer_success(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)]) -> dict[str, Any]:
+    previous = p.shifted(-1)
+    report = await report_money.customer_success(ctx.db, ctx.model, p, ctx.currency)
+    zone = ctx.zone
+    base = {"from": previous.start.astimezone(zone).isoformat(), "to": previous.end.astimezone(zone).isoformat()}
+    return {**ctx.header(p), "previous_period": base, **report}
+
+
+@router.get("/v1/kpi/feedback", summary="Feedback per (from_division, to_division) and per campaign")
+async def feedback(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)]) -> dict[str, Any]:
+    return {**ctx.header(p), **await report_money.feedback(ctx.db, p)}

@@ -1,0 +1,82 @@
+"""What every /v1/kpi route reads: the period from `from`/`to` (422 naming the parameter) and the app's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.kpi.app.settings import KpiSettings
+from services.kpi.domain.periods import HINT, Period, PeriodErrors, parse_period
+from services.stage_engine.domain.model_types import StageModel
+
+FROM = Query(alias="from", description=f"Start of P, inclusive: {HINT} (a date is midnight in the reporting zone)")
+TO = Query(alias="to", description=f"End of P, exclusive: {HINT}")
+# A daily series longer than this is refused (the answer would be unreasonably long).
+MAX_SERIES_DAYS = 3660
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """The app's state for one request: the database, the stage model, the settings and `now`."""
+
+    db: AsyncEngine
+    model: StageModel
+    settings: KpiSettings
+    now: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.reporting_timezone)
+
+    @property
+    def currency(self) -> str:
+        return self.settings.reporting_currency
+
+    def header(self, period: Period) -> dict[str, Any]:
+        return {
+            "from": period.start.astimezone(self.zone).isoformat(),
+            "to": period.end.astimezone(self.zone).isoformat(),
+            "now": self.now.astimezone(self.zone).isoformat(),
+            "timezone": self.settings.reporting_timezone,
+            "model": {"name": self.model.name, "version": self.model.version},
+        }
+
+
+def kpi(request: Request) -> Kpi:
+    state = request.app.state
+    clock: Callable[[], datetime] = state.clock
+    return Kpi(state.db, state.model, state.settings, clock())
+
+
+def _period(request: Request, start: str | None, end: str | None, max_days: int | None) -> Period:
+    try:
+        return parse_period(start, end, ZoneInfo(request.app.state.settings.reporting_timezone), max_days)
+    except PeriodErrors as exc:
+        raise HTTPException(422, detail=[{"field": e.field, "reason": e.reason} for e in exc.errors]) from None
+
+
+def period(
+    request: Request, start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None
+) -> Period:
+    return _period(request, start, end, None)
+
+
+def series_period(
+    request: Request, start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None
+) -> Period:
+    return _period(request, start, end, MAX_SERIES_DAYS)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422s (e.g. `trailing` out of range) in the same shape as ours: field and reason."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": str(e["loc"][-1]) if e.get("loc") else "request", "reason": e["msg"]} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
