@@ -28,11 +28,10 @@ def _running(part: str) -> bool:
 def stack(request: pytest.FixtureRequest) -> Iterator[None]:
     """Starts what is not running; at the end stops only what this session started."""
     started = [p for p in PARTS if not _running(p)]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     result = subprocess.run([str(STACK), "up", *PARTS], capture_output=True, text=True)
-    for line in result.stderr.splitlines():
-        if reporter is not None:
-            reporter.write_line(line)
+    with capture.global_and_fixture_disabled():  # the versions started belong in the CI log
+        print("\n" + result.stderr, flush=True)
     if result.returncode != 0:
         pytest.fail(f"the local stack did not start:\n{result.stderr}", pytrace=False)
     yield
