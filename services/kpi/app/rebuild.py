@@ -8,18 +8,8 @@ from typing import TextIO
 
 from services.common.service import database
 from services.kpi.adapters.rebuild import rebuild
+from services.kpi.app.bootstrap import load_configured_model
 from services.kpi.app.settings import KpiSettings
-from services.stage_engine.domain.model import default_model, load_model_file
-from services.stage_engine.domain.model_types import StageModel
-
-
-def load_configured_model(settings: KpiSettings) -> StageModel:
-    """The engine's model file (STAGETRACK_STAGE_MODEL), or the shipped `the-model`, in the reporting currency
-    (the same rule as bootstrap's; the projection itself uses only stages, divisions and the success path)."""
-    currency = settings.reporting_currency
-    if settings.stage_model:
-        return load_model_file(settings.stage_model, currency=currency)
-    return default_model().with_currency(currency)
 
 
 class ProgressBar:
