@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import io
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
@@ -15,6 +18,7 @@ from services.common.http import ReadinessCheck, health_router
 from services.common.observability import HttpMetrics
 from services.common.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -47,3 +51,20 @@ async def database(settings: ServiceSettings) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[None]], timeout_seconds: float = 10.0) -> None:
+    """Cancels the background loops and waits a bounded time: a shutdown must never hang on a client library.
+
+    A task still running after the deadline is logged with its stack and abandoned (the process is exiting).
+    """
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout_seconds)
+    for task in pending:
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        name = task.get_name()
+        log.error("%s did not stop within %.0f s; abandoning it:\n%s", name, timeout_seconds, stack.getvalue())

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from services.common.observability import new_registry
-from services.common.service import database, service_app, standard_checks
+from services.common.service import database, service_app, standard_checks, stop_tasks
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.adapters.projector import Projector
 from services.kpi.api import money, outlook, stages
@@ -56,7 +56,8 @@ def create_app(
             tasks: list[asyncio.Task[None]] = []
             # Hook (a): the projector keeps the projection tables up to date with the event store.
             if run_projector:
-                tasks.append(asyncio.create_task(Projector(engine, settings, model, registry).run()))
+                projector = Projector(engine, settings, model, registry)
+                tasks.append(asyncio.create_task(projector.run(), name="kpi-projector"))
             # The Prometheus collector reads the projections at scrape time (cached metrics_cache_seconds).
             collector = KpiCollector(engine, model, settings.metrics_cache_seconds)
             registry.register(collector)
@@ -65,9 +66,7 @@ def create_app(
                 yield
             finally:
                 registry.unregister(collector)
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await stop_tasks(tasks)
 
     app = service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)
     for router in (stages.router, money.router, outlook.router):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from services.common.observability import new_registry
-from services.common.service import database, service_app, standard_checks
+from services.common.service import database, service_app, standard_checks, stop_tasks
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.outbox import OutboxPublisher
@@ -59,15 +59,16 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
                     settings.max_batch_records,
                 )
                 outbox = OutboxPublisher(engine, settings.kafka_bootstrap_servers, settings.lead_events_topic, registry)
-                tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(outbox.run())]
+                tasks = [
+                    asyncio.create_task(consumer.run(), name="events-consumer"),
+                    asyncio.create_task(outbox.run(), name="outbox-publisher"),
+                ]
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await stop_tasks(tasks)
                 if settings.run_consumer:
-                    await dead_letters.stop()
+                    await asyncio.wait_for(dead_letters.stop(), timeout=10)
 
     app = service_app(
         title="stagetrack stage engine", service="engine", settings=settings, registry=registry, lifespan=lifespan
