@@ -17,3 +17,12 @@ source_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+# Event ids of CRM deliveries already published to Kafka, so a redelivery is answered without publishing again.
+connector_deliveries = Table(
+    "connector_deliveries",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("connector", Text, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
