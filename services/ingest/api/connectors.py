@@ -21,7 +21,10 @@ from services.ingest.connectors.hubspot import HubSpotMapping, SignatureRefused,
 router = APIRouter(tags=["connectors"])
 
 HUBSPOT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Every mapped event is durable in Kafka; `errors` lists unmappable or invalid items"},
+    200: {
+        "description": "Every mapped event is durable in Kafka; `errors` lists invalid items; `duplicates` counts "
+        "events whose eventId was delivered before (acknowledged, not published again)"
+    },
     400: {"description": "The body is not a JSON array of subscription events"},
     401: {"description": "Signature missing or wrong, or timestamp more than 5 minutes off"},
     404: {"description": "The HubSpot connector is not configured (no app secret)"},
@@ -96,20 +99,21 @@ async def hubspot(request: Request) -> JSONResponse:
                 event_id = item.get("eventId") if isinstance(item, dict) else None
                 known = f"hubspot-{event_id}" if isinstance(event_id, (int, str)) else None
                 errors.append({"index": index, "event_id": known, "field": entry.field, "reason": entry.reason})
-    accepted = 0
+    accepted = duplicates = 0
     if flat:
         intake: Intake = request.app.state.intake
-        result = await intake.accept(flat, "hubspot")
-        accepted = result.accepted
+        result = await intake.accept_once(flat, "hubspot", request.app.state.deliveries)
+        accepted, duplicates = result.accepted, result.duplicates
         errors += [{**e, "index": origin[e["index"]]} for e in result.errors]
     invalid = {e["index"] for e in errors}
     metrics.items.labels("hubspot", "ignored").inc(ignored)
     metrics.items.labels("hubspot", "invalid").inc(len(invalid))
     metrics.items.labels("hubspot", "mapped").inc(len(body) - ignored - len(invalid))
-    status = 422 if errors and not accepted else 200
+    status = 422 if errors and not accepted and not duplicates else 200
     metrics.requests.labels("hubspot", "accepted" if status == 200 else "invalid").inc()
     errors.sort(key=lambda e: e["index"])
-    return JSONResponse({**error_body(accepted, errors), "ignored": ignored}, status_code=status)
+    answer = {**error_body(accepted, errors), "ignored": ignored, "duplicates": duplicates}
+    return JSONResponse(answer, status_code=status)
 
 
 SOAP_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -165,7 +169,7 @@ async def salesforce_outbound(request: Request) -> Response:
     if flat:
         intake: Intake = request.app.state.intake
         try:
-            result = await intake.accept(flat, "salesforce")
+            result = await intake.accept_once(flat, "salesforce", request.app.state.deliveries)
         except BrokerUnavailable as exc:
             return _soap_fault(metrics, 503, f"{exc}; Salesforce resends the same notification ids")
         invalid += len({origin[e["index"]] for e in result.errors})

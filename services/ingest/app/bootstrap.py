@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
+from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.adapters.source_keys import SourceKeys
 from services.ingest.api import connectors, events, segment
@@ -42,6 +43,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             )
             app.state.source_keys = SourceKeys(engine, settings.key_cache_seconds)
             app.state.intake = Intake(validator, publisher, registry)
+            app.state.deliveries = DeliveryLedger(engine)
             app.state.checks = standard_checks(settings, engine)
             try:
                 with tuned_gc():

@@ -59,17 +59,29 @@ async def test_lead_and_opportunity_notifications_become_mapped_events_then_the_
     assert won.properties == {"opportunity_id": "006000000000001AAA", "amount": "1200000", "currency": "JPY"}
 
 
-async def test_no_ack_when_kafka_does_not_acknowledge(salesforce: tuple[httpx.AsyncClient, FastAPI]) -> None:
+async def test_no_ack_when_kafka_does_not_acknowledge_and_the_resend_is_published_once(
+    salesforce: tuple[httpx.AsyncClient, FastAPI], ingest_settings: IngestSettings
+) -> None:
     client, app = salesforce
+    publisher = app.state.intake._publisher
+    publish = publisher.publish
 
     async def failing_publish(events: list[object]) -> None:
         raise BrokerUnavailable("Kafka did not acknowledge within 3 s")
 
-    app.state.intake._publisher.publish = failing_publish
-    response = await client.post(PATH, content=envelope(("04l2", "Opportunity", WON)), headers=SOAP)
+    publisher.publish = failing_publish
+    body = envelope(("04l2", "Opportunity", WON))
+    response = await client.post(PATH, content=body, headers=SOAP)
     assert response.status_code == 503
     assert "<Ack>" not in response.text
     assert "<faultcode>soapenv:Server</faultcode>" in response.text
+
+    publisher.publish = publish  # Kafka is back: Salesforce resends the same notification, twice
+    for _ in range(2):
+        response = await client.post(PATH, content=body, headers=SOAP)
+        assert response.status_code == 200 and "<Ack>true</Ack>" in response.text
+    records = await consume(ingest_settings, ingest_settings.events_topic, 1)
+    assert [decode(r.value).event_id for r in records] == ["salesforce-04l2"]
 
 
 @pytest.mark.parametrize(
