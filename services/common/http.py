@@ -47,10 +47,20 @@ def health_router(
 
 
 async def _run(check: ReadinessCheck, timeout_seconds: float) -> str:
-    try:
-        await asyncio.wait_for(check(), timeout_seconds)
-    except TimeoutError:
+    """The check's answer within the timeout. A late check is cancelled but not awaited: a client library whose
+    clean-up hangs after cancellation (wait_for would wait for it) must not hang the probe."""
+    task = asyncio.ensure_future(check())
+    done, _ = await asyncio.wait({task}, timeout=timeout_seconds)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_discard_outcome)
         return f"no answer within {timeout_seconds:g} s"
-    except Exception as exc:  # a readiness probe reports any failure instead of raising
+    exc = task.exception()
+    if exc is not None:  # a readiness probe reports any failure instead of raising
         return f"{type(exc).__name__}: {exc}"[:300]
     return "ok"
+
+
+def _discard_outcome(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log "exception was never retrieved"

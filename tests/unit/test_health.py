@@ -40,3 +40,18 @@ async def test_ready_only_when_every_check_passes() -> None:
         "postgres": "no answer within 0.2 s",
     }
     assert (await _get(_app({"kafka": broken}), "/healthz")).status_code == 200
+
+
+async def test_a_check_whose_clean_up_hangs_after_cancel_does_not_hang_the_probe() -> None:
+    released = asyncio.Event()
+
+    async def close_never_returns() -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:  # like a Kafka admin client's close() waiting on a broker that is gone
+            await released.wait()
+
+    response = await asyncio.wait_for(_get(_app({"kafka": close_never_returns}), "/readyz"), timeout=5)
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"kafka": "no answer within 0.2 s"}
+    released.set()
