@@ -93,9 +93,12 @@ async def test_an_unreachable_database_keeps_the_last_snapshot_and_counts_the_fa
     await data.insert_wave(engine, NOW, 1)
     collector, registry = await _collector(engine)
     await engine.dispose()
+    from sqlalchemy import make_url
+
     from services.common import db
 
-    gone = db.create_engine(settings.database_url.replace(":55432/", ":1/"), settings.database_schema)
+    unreachable = make_url(settings.database_url).set(port=1).render_as_string(hide_password=False)
+    gone = db.create_engine(unreachable, settings.database_schema)
     collector._engine = gone  # the same collector, its database now unreachable
     await collector.refresh()
     await gone.dispose()
