@@ -2,23 +2,35 @@
 
 One publisher at a time across engines (a session advisory lock); the cursor advances only after Kafka
 acknowledged, so delivery is at-least-once and consumers dedupe by `position`.
+
+It shares the engine's process and event loop, so it is kept cheap per row: rows are read through asyncpg
+with the event as text (spliced into the record, not decoded and re-encoded), records are appended to one
+Kafka batch per partition (one future per batch, not per record), and the next rows are read while Kafka
+acknowledges the previous ones. A lead's records keep store order: one partition per lead, batches of a
+partition are queued in order, and the idempotent producer keeps that order across retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-import orjson
+import asyncpg
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Gauge
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.kafka import durable_producer
+from services.stage_engine.adapters.lead_event_records import partition_of, record_value
 
 log = logging.getLogger(__name__)
 PUBLISHER_LOCK = 0x57A6F
 CURSOR = "lead-events"
+KAFKA_BATCH_BYTES = 512 * 1024  # per partition and request; under the broker's default 1 MiB message.max.bytes
+
+Pending = tuple[int, Sequence["asyncio.Future[object]"]]  # the last position sent, and Kafka's acknowledgements
 
 
 class OutboxPublisher:
@@ -53,50 +65,78 @@ class OutboxPublisher:
                 await asyncio.sleep(1)
 
     async def _publish_while_leader(self) -> None:
-        producer = durable_producer(self._bootstrap, client_id="stagetrack-outbox")
+        producer = durable_producer(self._bootstrap, client_id="stagetrack-outbox", max_batch_size=KAFKA_BATCH_BYTES)
         await producer.start()
         try:
             async with self._engine.connect() as conn:
-                while not await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": PUBLISHER_LOCK}):
-                    await conn.commit()
-                    await asyncio.sleep(1)
-                await conn.commit()
+                db = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(db, asyncpg.Connection)
+                # autocommit statements on the driver: the session lock outlives them, no transaction stays open
+                await _lead_publishing(db)
                 try:
-                    while True:
-                        if not await self._publish_next(conn, producer):
-                            await asyncio.sleep(self._idle)
+                    await self._publish(db, producer)
                 finally:
-                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISHER_LOCK})
+                    await db.execute("SELECT pg_advisory_unlock($1)", PUBLISHER_LOCK)
         finally:
             await producer.stop()
 
-    async def _publish_next(self, conn, producer) -> bool:  # type: ignore[no-untyped-def]
-        cursor = await conn.scalar(text("SELECT position FROM outbox_cursor WHERE name = :n"), {"n": CURSOR}) or 0
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT position, lead_id, version, data FROM lead_events WHERE position > :c "
-                    "ORDER BY position LIMIT :n"
-                ),
-                {"c": cursor, "n": self._batch},
+    async def _publish(self, db: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
+        """Read, send, and meanwhile wait for the previous send's acknowledgement to move the cursor."""
+        sent = await db.fetchval("SELECT position FROM outbox_cursor WHERE name = $1", CURSOR) or 0
+        pending: Pending | None = None
+        while True:
+            rows = await db.fetch(
+                "SELECT position, lead_id, version, data::text FROM lead_events WHERE position > $1 "
+                "ORDER BY position LIMIT $2",
+                sent,
+                self._batch,
             )
-        ).all()
-        await conn.commit()
-        if not rows:
-            return False
-        futures = []
+            now: Pending | None = None
+            if rows:
+                sent = rows[-1][0]
+                now = (sent, await self._send(producer, rows))
+            if pending is not None:
+                await self._acknowledged(db, pending)
+            elif now is None:
+                await asyncio.sleep(self._idle)
+            pending = now
+
+    async def _send(self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> list[asyncio.Future[object]]:
+        """Queues the rows as one batch per partition (in store order); returns the batches' futures."""
+        partitions = len(await producer.partitions_for(self._topic))
+        builders: dict[int, Any] = {}  # aiokafka's BatchBuilder, one open batch per partition
+        futures: list[asyncio.Future[object]] = []
         for position, lead_id, version, data in rows:
-            value = orjson.dumps({"position": position, "lead_id": lead_id, "version": version, "event": data})
-            futures.append(await producer.send(self._topic, value, key=lead_id.encode()))
+            key = lead_id.encode()
+            partition = partition_of(key, partitions)
+            value = record_value(position, lead_id, version, data)
+            builder = builders.get(partition)
+            if builder is None:
+                builder = builders[partition] = producer.create_batch()
+            if builder.append(timestamp=None, key=key, value=value) is None:  # full: queue it, start the next
+                futures.append(await producer.send_batch(builder, self._topic, partition=partition))
+                builder = builders[partition] = producer.create_batch()
+                builder.append(timestamp=None, key=key, value=value)  # a batch's first record always fits
+        for partition, builder in builders.items():
+            builder.close()
+            futures.append(await producer.send_batch(builder, self._topic, partition=partition))
+        return futures
+
+    async def _acknowledged(self, db: asyncpg.Connection, pending: Pending) -> None:
+        position, futures = pending
         await asyncio.gather(*futures)
-        last = rows[-1][0]
-        await conn.execute(
-            text(
-                "INSERT INTO outbox_cursor (name, position) VALUES (:n, :p) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-            ),
-            {"n": CURSOR, "p": last},
+        await db.execute(
+            "INSERT INTO outbox_cursor (name, position) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            CURSOR,
+            position,
         )
-        await conn.commit()
-        self._published.set(last)
-        return True
+        self._published.set(position)
+
+
+async def _lead_publishing(db: asyncpg.Connection) -> None:
+    """Waits until this connection holds the publisher lock (another engine may be publishing)."""
+    while True:
+        if await db.fetchval("SELECT pg_try_advisory_lock($1)", PUBLISHER_LOCK):
+            return
+        await asyncio.sleep(1)
