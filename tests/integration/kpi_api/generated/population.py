@@ -1,0 +1,75 @@
+"""The seeded population: 90 days of people walking THE MODEL, as (Kafka key, envelope) in sending order."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from services.common.envelope import Event
+from tests.integration.kpi_api.generated.journeys import (
+    CAMPAIGNS,
+    PATHS,
+    START,
+    JourneyOver,
+    Person,
+    late_and_duplicated,
+)
+from tests.integration.kpi_api.generated.sales import work
+
+
+def people(run: str, count: int, seed: int) -> list[tuple[bytes, Event]]:
+    """(Kafka key, envelope) in sending order; one key per person."""
+    rng = random.Random(seed)
+    out: list[tuple[bytes, Event]] = []
+    for n in range(count):
+        person = Person(rng, run, n, START + timedelta(seconds=rng.uniform(0, 86 * 86400)))
+        try:
+            browse_and_convert(person)
+        except JourneyOver:
+            pass
+        key = person.cookie.encode()
+        out += [(key, e) for e in late_and_duplicated(rng, person.sent)]
+    return out
+
+
+def browse_and_convert(p: Person) -> None:
+    rng = p.rng
+    for _ in range(rng.randrange(1, 5)):
+        p.emit("page_viewed", anon=p.cookie, path=rng.choice(PATHS))
+        p.wait(0.05, 30)
+    if rng.random() < 0.1:
+        p.emit("content_downloaded", anon=p.cookie, content_id="guide", campaign=rng.choice(CAMPAIGNS[:3]))
+        p.wait(0.1, 20)
+    if rng.random() < 0.15:
+        return  # a visitor only
+    variant = rng.random()
+    crm_first = variant < 0.1
+    second_device = 0.1 <= variant < 0.22
+    if crm_first:  # the CRM knows the person before the form: a lead of its own, merged by the form
+        p.emit(rng.choice(["lead_accepted", "meeting_scheduled", "call_logged"]), crm=p.crm)
+        p.wait(1, 72)
+    if second_device:  # a second cookie submits the form first; the first cookie's form merges them by email
+        other = f"{p.run}-b{p.n}"
+        p.emit("page_viewed", anon=other, path=rng.choice(PATHS))
+        p.wait(0.1, 10)
+        p.emit("form_submitted", anon=other, form_id="trial", email=p.email.upper(), intent="normal")
+        p.wait(1, 96)
+        if rng.random() < 0.5:
+            p.emit("lead_accepted", anon=other)
+            p.wait(1, 48)
+    intent = "high" if rng.random() < 0.2 else "normal"
+    form = p.emit("form_submitted", anon=p.cookie, crm=p.crm, form_id="demo", email=p.email, intent=intent,
+                  campaign=rng.choice(CAMPAIGNS))  # fmt: skip
+    if (crm_first or second_device) and rng.random() < 0.5:  # happened before the merge, arrives after it
+        p.emit(rng.choice(["lead_accepted", "meeting_scheduled", "email_clicked"]), crm=p.crm, campaign="spring",
+               at=max(START, form.occurred_at - timedelta(hours=rng.uniform(0.5, 30))))  # fmt: skip
+    p.wait(0.5, 72)
+    for _ in range(rng.randrange(0, 3)):
+        kind = rng.choice(["email_clicked", "webinar_attended", "page_viewed"])
+        if kind == "page_viewed":
+            p.emit(kind, anon=p.cookie, path=rng.choice(PATHS))
+        else:
+            p.emit(kind, crm=p.crm, campaign="spring", webinar_id="w1")
+        p.wait(0.5, 48)
+    if rng.random() < 0.8:
+        work(p, cycles=0)

@@ -1,0 +1,164 @@
+"""Issue 5, done-when 1: >= 5,000 generated leads through THE MODEL over 90 days (skipped stages, recycles,
+merges, late and duplicated events, revenue of every kind in JPY and USD, churn, renewals, feedback), driven
+through the real engine and KPI projector; every /v1/kpi answer equals what the test computed from its own
+record: counts and medians exactly, money to the minor unit.
+
+The envelopes go straight onto the engine's topic, keyed by person, so each person's events reach the engine
+in the generated order (the order the simulation applied them in). The KPI service's clock is fixed at NOW.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.envelope import encode
+from services.kpi.app.bootstrap import create_app
+from services.stage_engine.app.settings import EngineSettings
+from tests.integration.engine.conftest import Producer
+from tests.integration.kpi.conftest import kpi_settings
+from tests.integration.kpi_api.generated import expected_flow, expected_money, expected_outlook
+from tests.integration.kpi_api.generated import the_model as m
+from tests.integration.kpi_api.generated.compare import differences, report
+from tests.integration.kpi_api.generated.journeys import END, NOW, START
+from tests.integration.kpi_api.generated.population import people
+from tests.integration.kpi_api.generated.simulation import Record, simulate
+from tests.stack import eventually, unique
+
+PERSONS, SEED = 5_000, 20261128
+D = timedelta(days=1)
+UTC_ZONE, TOKYO = ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo")
+# (from, to) as sent, and the instants they mean in UTC reporting.
+PERIODS = [
+    ("2026-06-01", "2026-08-30", START, END),  # the 90 days, as dates
+    ("2026-07-01T09:00:00+09:00", "2026-07-31T00:00:00Z", START + 30 * D, START + 60 * D),
+    ("2026-08-10T13:17:00Z", "2026-08-17T13:17:00Z", datetime.fromisoformat("2026-08-10T13:17:00+00:00"),
+     datetime.fromisoformat("2026-08-17T13:17:00+00:00")),
+]  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def kpi_api(engine_settings: EngineSettings, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    config = kpi_settings(engine_settings).model_copy(update=settings)
+    app = create_app(config, clock=lambda: NOW, run_projector="reporting_currency" not in settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kpi") as client:
+            yield client
+
+
+async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, f"{path} {params}: {response.status_code} {response.text[:500]}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def check(what: str, expected: Any, actual: Any) -> list[str]:
+    found = differences(expected, actual)
+    return [report(what, found)] if found else []
+
+
+async def store_head(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT coalesce(max(position), 0) FROM lead_events")) or 0)
+
+
+async def test_every_kpi_answer_equals_the_generated_record(
+    producer: Producer, engine_settings: EngineSettings, engine_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    sent = people(unique("g"), PERSONS, SEED)
+    record = simulate([event for _, event in sent])
+    assert_the_workload_is_what_it_claims(record, len(sent))
+    for key, event in sent:
+        await producer.producer.send(producer.topic, encode(event), key=key)
+    await producer.producer.flush()
+    distinct = len({event.event_id for _, event in sent})
+
+    async def processed() -> bool:
+        async with engine.connect() as conn:
+            return bool(await conn.scalar(text("SELECT count(*) FROM processed_events")) == distinct)
+
+    await eventually(processed, 240, f"the engine processing {distinct} envelopes ({len(sent)} sent)")
+    head = await store_head(engine)
+    async with kpi_api(engine_settings) as kpi:
+
+        async def projected() -> bool:
+            async with engine.connect() as conn:
+                return bool(await conn.scalar(text("SELECT position FROM kpi_checkpoint")) == head)
+
+        await eventually(projected, 240, f"the KPI projector reaching store position {head}")
+        problems = await stage_answers(kpi, record) + await money_answers(kpi, record, "JPY")
+        problems += await outlook_answers(kpi, record)
+    async with kpi_api(engine_settings, reporting_currency="USD") as usd:
+        problems += await money_answers(usd, record, "USD")
+    async with kpi_api(engine_settings, reporting_timezone="Asia/Tokyo", reporting_currency="JPY") as tokyo:
+        for stage in ("mql", "opportunity", "nurture"):
+            start, end = datetime(2026, 6, 1, tzinfo=TOKYO), datetime(2026, 8, 30, tzinfo=TOKYO)
+            answer = await get(tokyo, f"/v1/kpi/stages/{stage}/balance", **{"from": "2026-06-01", "to": "2026-08-30"})
+            expected = expected_flow.balance_series(record, stage, start, end, TOKYO)
+            problems += check(f"balance {stage} Asia/Tokyo", expected, answer)
+    assert not problems, "\n\n".join(problems)
+
+
+def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
+    pairs = {(mv.source, mv.target) for mv in record.moves}
+    assert len(record.leads) >= 5_000, len(record.leads)
+    assert record.merges > 100 and record.duplicates > 100 and record.late > 50, (record.merges, record.late)
+    assert {("lead", "sql"), ("sal", "opportunity"), ("sql", "onboarding")} <= pairs  # skips
+    assert {("nurture", "mql"), ("opportunity", "nurture"), ("churned", "onboarding")} <= pairs  # recycles, win-back
+    assert {b.kind for b in record.bookings} == set(m.KINDS) and {b.currency for b in record.bookings} == {"JPY", "USD"}
+    assert any(b.amount < 0 for b in record.bookings) and any(b.account for b in record.bookings)
+    assert {s.exit_kind for s in record.stays} == {None, "transition", "merge", "absorbed"}
+    assert sent > 35_000
+
+
+async def stage_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
+    problems: list[str] = []
+    for sent_from, sent_to, start, end in PERIODS:
+        answer = await get(kpi, "/v1/kpi/stages", **{"from": sent_from, "to": sent_to})
+        problems += check(
+            f"stages {sent_from}..{sent_to}", expected_flow.stages(record, start, end, NOW), answer["stages"]
+        )
+    sent_from, sent_to, start, end = PERIODS[0]
+    for stage in m.STAGES:
+        answer = await get(kpi, f"/v1/kpi/stages/{stage}/balance", **{"from": sent_from, "to": sent_to})
+        problems += check(f"balance {stage}", expected_flow.balance_series(record, stage, start, end, UTC_ZONE), answer)
+    return problems
+
+
+async def money_answers(kpi: httpx.AsyncClient, record: Record, currency: str) -> list[str]:
+    problems: list[str] = []
+    for sent_from, sent_to, start, end in PERIODS:
+        period = {"from": sent_from, "to": sent_to}
+        answer = await get(kpi, "/v1/kpi/revenue", **period)
+        problems += check(f"revenue {currency} {period}", expected_money.revenue(record, start, end, currency), answer)
+        answer = await get(kpi, "/v1/kpi/feedback", **period)
+        problems += check(f"feedback {period}", expected_money.feedback(record, start, end), answer)
+    for start in (START + 45 * D, START + 60 * D):
+        answer = await get(kpi, "/v1/kpi/customer-success", **{"from": start.isoformat(), "to": END.isoformat()})
+        expected = expected_money.customer_success(record, start, END, currency)
+        problems += check(f"customer success {currency} from {start}", expected, answer)
+    return problems
+
+
+async def outlook_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
+    problems: list[str] = []
+    start = START + 60 * D
+    for trailing in (2, 3):
+        answer = await get(
+            kpi, "/v1/kpi/bottleneck", **{"from": start.isoformat(), "to": END.isoformat(), "trailing": trailing}
+        )
+        expected = expected_outlook.bottleneck(record, start, END, trailing, "JPY")
+        problems += check(f"bottleneck trailing {trailing}", expected, answer)
+    for window in ((START, START + 45 * D), (START + 60 * D, END)):
+        answer = await get(kpi, "/v1/kpi/forecast", **{"from": window[0].isoformat(), "to": window[1].isoformat()})
+        expected = expected_outlook.forecast_inputs(record, *window, NOW, "JPY")
+        problems += check(f"forecast inputs {window[0]}..{window[1]}", expected, answer)
+    return problems
