@@ -5,10 +5,14 @@ A stack that cannot start fails the tests that need it; nothing here skips.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +26,28 @@ PARTS = ("postgres", "kafka", "prometheus")
 
 def _running(part: str) -> bool:
     return subprocess.run([str(STACK), "status", part], capture_output=True).returncode == 0
+
+
+@pytest_asyncio.fixture(scope="session", autouse=True, loop_scope="session")
+async def no_task_outlives_the_session() -> AsyncIterator[None]:
+    """A background task left running by a test would hang the event loop's close at the very end (asyncio
+    cancels leftovers once and waits forever). Cancel them here, again and again for a while, then name the
+    ones that would not stop and fail."""
+    yield
+    current = asyncio.current_task()
+    deadline = time.monotonic() + 20
+    while True:
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not pending or time.monotonic() > deadline:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+    if pending:
+        stacks = io.StringIO()
+        for task in pending:
+            task.print_stack(file=stacks)
+        pytest.fail(f"{len(pending)} task(s) outlived the session and ignore cancellation:\n{stacks.getvalue()}")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -11,7 +13,9 @@ from services.kpi.app.settings import KpiSettings
 from services.stage_engine.app.settings import EngineSettings
 
 
-def test_defaults_point_at_the_local_stack() -> None:
+def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("STAGETRACK_")]:
+        monkeypatch.delenv(name)  # the defaults, not a developer's or a second stack's overrides
     settings = ServiceSettings()
     assert settings.kafka_bootstrap_servers == "127.0.0.1:19092"
     assert "127.0.0.1:55432" in settings.database_url
