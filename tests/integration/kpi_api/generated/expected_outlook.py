@@ -4,6 +4,7 @@ model order) and the measured inputs of /v1/kpi/forecast, from the simulation's 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -20,6 +21,8 @@ from tests.integration.kpi_api.generated.expected_flow import (
 )
 from tests.integration.kpi_api.generated.numbers import MICRO, estimate, money, p90_us, ratio, rounded, spread, value
 from tests.integration.kpi_api.generated.simulation import Record
+
+GONE = "(merged away)"
 
 
 def flows(record: Record, stage: str, start: datetime, end: datetime) -> tuple[int, int]:
@@ -79,9 +82,38 @@ def bottleneck(record: Record, start: datetime, end: datetime, trailing: int, cu
     }
 
 
+def exposure_days(record: Record, stage: str, start: datetime, end: datetime) -> Fraction:
+    """Lead-days spent in the stage within [start, end): the integral of its balance."""
+    total = 0
+    for s in record.stays:
+        if s.stage == stage:
+            exit = end if s.exited_at is None else min(s.exited_at, end)
+            total += max(0, (exit - max(s.entered_at, start)) // MICRO)
+    return Fraction(total, 86_400 * 10**6)
+
+
+def rates(record: Record, stage: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """Moves out of the stage in W per lead-day in it: transitions (by their time) and merges (by the stay's
+    end; an absorbed lead goes to "(merged away)")."""
+    days = exposure_days(record, stage, start, end)
+    out: Counter[str] = Counter(mv.target for mv in record.moves if mv.source == stage and in_period(mv.at, start, end))
+    for s in record.stays:
+        if s.stage == stage and s.exit_kind in ("merge", "absorbed") and in_period(s.exited_at or end, start, end):
+            out[GONE if s.exit_kind == "absorbed" else s.next_stage or ""] += 1
+    if days <= 0 or not out:
+        return {"exit_rate_per_day": 0.0, "mean_days_in_stage": None, "destinations": {}}
+    total = sum(out.values())
+    return {
+        "exit_rate_per_day": rounded(total / days),
+        "mean_days_in_stage": rounded(days / total),
+        "destinations": {target: rounded(Fraction(n, total)) for target, n in out.items()},
+    }
+
+
 def forecast_inputs(record: Record, start: datetime, end: datetime, now: datetime, currency: str) -> dict[str, Any]:
-    """What the forecast measured and reports as such: balances at `to`, arrivals per day, the actual inflow
-    of the next period when it is over, wins and revenue booked in W."""
+    """What the forecast measured and reports as such: balances at `to`, arrivals per day, exit rates, mean
+    days in stage and destination shares, the actual inflow of the next period when it is over, wins and
+    revenue booked in W. (The expected values are the Markov chain's: not recomputed here.)"""
     days = Fraction((end - start) // MICRO, 86_400 * 10**6)
     at_to = balances(record, end)
     first = [mv.target for mv in record.moves if mv.source is None and in_period(mv.at, start, end)]
@@ -89,12 +121,15 @@ def forecast_inputs(record: Record, start: datetime, end: datetime, now: datetim
     over = horizon_end <= now
     booked = [b for b in record.bookings if b.currency == currency and in_period(b.at, start, end)]
     new = sum((b.amount for b in booked if b.kind == "new"), Decimal(0))
+    recurring = sum((b.amount for b in booked if b.kind != "new"), Decimal(0))
     wins = sum(1 for mv in record.moves if mv.target == m.WON_STAGE and in_period(mv.at, start, end))
+    customer_days = sum((exposure_days(record, s, start, end) for s in ("onboarding", "active")), Fraction(0))
     rows = [
         {
             "stage": s,
             "balance_at_start": at_to[s],
             "arrivals_per_day": rounded(Fraction(first.count(s)) / days),
+            **rates(record, s, start, end),
             "actual_inflow": sum(1 for mv in record.moves if mv.target == s and in_period(mv.at, end, horizon_end))
             if over
             else None,
@@ -104,6 +139,11 @@ def forecast_inputs(record: Record, start: datetime, end: datetime, now: datetim
     measured = {
         "wins": wins,
         "new_revenue": money(new, currency),
-        "recurring_revenue": money(sum((b.amount for b in booked if b.kind != "new"), Decimal(0)), currency),
+        "new_revenue_per_win": estimate(Fraction(new) / wins if wins else Fraction(0), currency, places=6),
+        "recurring_revenue": money(recurring, currency),
+        "customer_days": rounded(customer_days),
+        "recurring_revenue_per_customer_day": estimate(
+            Fraction(recurring) / customer_days if customer_days else Fraction(0), currency, places=6
+        ),
     }
     return {"stages": rows, "revenue": {"currency": currency, "won_stage": m.WON_STAGE, "measured": measured}}

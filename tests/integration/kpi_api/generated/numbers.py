@@ -49,11 +49,12 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{amount.quantize(Decimal(1).scaleb(-places)):f}"
 
 
-def estimate(x: Fraction, currency: str) -> str:
-    """A model estimate: half-even to the minor unit."""
-    scale = 10 ** MINOR_UNIT[currency]
+def estimate(x: Fraction, currency: str, places: int | None = None) -> str:
+    """A model estimate: half-even to the minor unit (or to `places`)."""
+    places = MINOR_UNIT[currency] if places is None else places
+    scale = 10**places
     scaled = x * scale
     floor = scaled.numerator // scaled.denominator
     rest = scaled - floor
     units = floor + (1 if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2) else 0)
-    return money(Decimal(units).scaleb(-MINOR_UNIT[currency]), currency)
+    return f"{Decimal(units).scaleb(-places):f}"

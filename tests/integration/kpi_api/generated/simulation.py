@@ -32,6 +32,7 @@ class Stay:
     exited_at: datetime | None = None
     left_at: datetime | None = None
     exit_kind: str | None = None
+    next_stage: str | None = None  # where the person is after it (a merge: the survivor's stage)
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,11 @@ class Simulation:
         lead.stay = Stay(lead.id, stage, entered, since, due)
         self.record.stays.append(lead.stay)
 
-    def _close(self, lead: Lead, at: datetime, kind: str) -> None:
+    def _close(self, lead: Lead, at: datetime, kind: str, next_stage: str) -> None:
         stay = lead.stay
         assert stay is not None
         stay.left_at, stay.exited_at, stay.exit_kind = at, max(at, stay.entered_at), kind
+        stay.next_stage = next_stage
         lead.last_exit, lead.stay = stay.exited_at, None
 
     def _merge(self, x: Lead, y: Lead, cause: Event) -> Lead:
@@ -137,14 +139,15 @@ class Simulation:
         survivor, absorbed = (x, y) if x.created_at < y.created_at else (y, x)
         assert survivor.stage and absorbed.stage and survivor.entered and absorbed.entered
         kept = absorbed if m.outranks(absorbed.stage, survivor.stage) else survivor
+        assert kept.stage is not None
         at = max(cause.occurred_at, survivor.entered, absorbed.entered)
-        self._close(absorbed, at, "absorbed")
+        self._close(absorbed, at, "absorbed", kept.stage)
         absorbed.merged_into = survivor.id
         since_entry = kept.score - kept.score_at_entry
         stage, entered, due = kept.stage, kept.entered, kept.sla_due
         assert stage is not None and entered is not None
         if survivor.stage != stage:
-            self._close(survivor, at, "merge")
+            self._close(survivor, at, "merge", stage)
             self._open(survivor, stage, at, entered, due)
         survivor.stage, survivor.entered, survivor.sla_due = stage, entered, due
         survivor.score += absorbed.score
@@ -170,7 +173,7 @@ class Simulation:
             sla = m.SLAS.get(target)
             due = None if sla is None else when + sla[1]
             if lead.stay is not None:
-                self._close(lead, when, "transition")
+                self._close(lead, when, "transition", target)
             self._open(lead, target, when, when, due)
             self.record.moves.append(Move(lead.id, lead.stage, target, when))
             lead.stage, lead.entered, lead.sla_due, lead.score_at_entry = target, when, due, lead.score

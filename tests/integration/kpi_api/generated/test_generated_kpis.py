@@ -116,12 +116,28 @@ def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
     assert {b.kind for b in record.bookings} == set(m.KINDS) and {b.currency for b in record.bookings} == {"JPY", "USD"}
     assert any(b.amount < 0 for b in record.bookings) and any(b.account for b in record.bookings)
     assert {s.exit_kind for s in record.stays} == {None, "transition", "merge", "absorbed"}
+    assert any(s.since < s.entered_at for s in record.stays)  # stays reopened by a merge, moves late after one
+    assert any(s.exited_at == s.entered_at for s in record.stays)  # zero-length stays (clamped late moves)
     assert sent > 35_000
+
+
+def periods(record: Record) -> list[tuple[str, str, datetime, datetime]]:
+    """The fixed periods, plus periods whose bounds are instants of a transition, a booking and a feedback (an
+    event exactly at `from` is in P, one exactly at `to` is not, but it is in the balance at `to`)."""
+    moves = sorted(mv.at for mv in record.moves)
+    booked = sorted(b.at for b in record.bookings)
+    given = sorted(f.at for f in record.feedback)
+    bounds = [
+        (moves[len(moves) // 3], booked[2 * len(booked) // 3]),
+        (booked[len(booked) // 3], moves[2 * len(moves) // 3]),
+        (given[len(given) // 3], given[2 * len(given) // 3]),
+    ]
+    return PERIODS + [(start.isoformat(), end.isoformat(), start, end) for start, end in bounds]
 
 
 async def stage_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
     problems: list[str] = []
-    for sent_from, sent_to, start, end in PERIODS:
+    for sent_from, sent_to, start, end in periods(record):
         answer = await get(kpi, "/v1/kpi/stages", **{"from": sent_from, "to": sent_to})
         problems += check(
             f"stages {sent_from}..{sent_to}", expected_flow.stages(record, start, end, NOW), answer["stages"]
@@ -135,7 +151,7 @@ async def stage_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
 
 async def money_answers(kpi: httpx.AsyncClient, record: Record, currency: str) -> list[str]:
     problems: list[str] = []
-    for sent_from, sent_to, start, end in PERIODS:
+    for sent_from, sent_to, start, end in periods(record):
         period = {"from": sent_from, "to": sent_to}
         answer = await get(kpi, "/v1/kpi/revenue", **period)
         problems += check(f"revenue {currency} {period}", expected_money.revenue(record, start, end, currency), answer)
