@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
 from services.kpi.domain.projection import LeadEventRecord
 from services.kpi.domain.projection_batch import Changes
 from services.stage_engine.domain.model_types import StageModel
@@ -20,6 +21,7 @@ from services.stage_engine.domain.model_types import StageModel
 log = logging.getLogger(__name__)
 CHECKPOINT = "projections"
 TABLES = ("kpi_revenue_shares", "kpi_revenue", "kpi_feedback", "kpi_transitions", "kpi_stays", "kpi_leads")
+SUMMARIES = ("kpi_day_counts", "kpi_flow_days", "kpi_cohort_repeats")
 
 
 async def lock_checkpoint(conn: asyncpg.Connection, name: str = CHECKPOINT) -> int:
@@ -67,16 +69,27 @@ def _is_survivor_merge(record: LeadEventRecord) -> bool:
 
 
 async def project_next(
-    conn: asyncpg.Connection, after: int, limit: int, model: StageModel, upto: int | None = None
+    conn: asyncpg.Connection,
+    after: int,
+    limit: int,
+    model: StageModel,
+    upto: int | None = None,
+    *,
+    summaries: bool = True,
 ) -> Changes:
-    """Reads, projects and writes the next batch; the caller moves the checkpoint to `last_position`."""
+    """Reads, projects and writes the next batch; the caller moves the checkpoint to `last_position`.
+    `summaries=False` leaves the summary tables alone (the rebuild computes them once at the end)."""
     changes = Changes().add_records(await read_records(conn, after, limit, upto), model)
     if changes.records:
-        await write_changes(conn, changes)
+        await write_changes(conn, changes, summaries=summaries)
     return changes
 
 
-async def write_changes(conn: asyncpg.Connection, c: Changes) -> None:
+async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool = True) -> None:
+    delta = None
+    if summaries:  # what the touched leads and their persons contributed, taken out before the writes
+        delta = Delta([*c.prior, *c.reached, *(s.lead_id for s in c.stays)])
+        await delta.before(conn)
     if c.prior:
         rows = list(c.prior.values())
         updated = await conn.fetch(
@@ -113,10 +126,15 @@ async def write_changes(conn: asyncpg.Connection, c: Changes) -> None:
             ),
         )  # fmt: skip
     if c.transitions:
-        await conn.execute(
+        insert = (
             "INSERT INTO kpi_transitions (position, lead_id, from_stage, to_stage, rule, occurred_at) "
             "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) "
-            "ON CONFLICT (position) DO NOTHING",
+            "ON CONFLICT (position) DO NOTHING"
+        )
+        await conn.execute(
+            f"WITH inserted AS ({insert} RETURNING from_stage, to_stage, occurred_at) {FLOWS_FROM_INSERTED}"
+            if summaries
+            else insert,
             *_columns(
                 [(t.position, t.lead_id, t.from_stage, t.to_stage, t.rule, t.occurred_at) for t in c.transitions], 6
             ),
@@ -158,6 +176,8 @@ async def write_changes(conn: asyncpg.Connection, c: Changes) -> None:
             *_columns([(f.position, f.lead_id, f.from_division, f.to_division, f.about, f.rating, f.met_expectations,
                         f.reason_code, f.campaign, f.occurred_at) for f in c.feedback], 10),
         )  # fmt: skip
+    if delta is not None:
+        await delta.after(conn)
     for anomaly in c.anomalies:
         log.warning("projection anomaly (the log disagrees with one open stay per lead): %s", anomaly)
 

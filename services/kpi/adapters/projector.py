@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kpi.adapters.projection_store import lock_checkpoint, project_next, set_checkpoint, store_head
+from services.kpi.adapters.summary_store import ready, refresh
 from services.kpi.app.settings import KpiSettings
 from services.stage_engine.domain.model_types import StageModel
 
@@ -93,6 +94,8 @@ class Projector:
         """Applies the next batch (if any) with its checkpoint in one transaction; returns its record count."""
         async with transaction(self._engine) as conn:
             checkpoint = await lock_checkpoint(conn)
+            if not await ready(conn):  # the first batch after migration 0005 (or from empty tables)
+                await refresh(conn)
             changes = await project_next(conn, checkpoint, self._batch, self._model)
             if changes.records:
                 checkpoint = changes.last_position

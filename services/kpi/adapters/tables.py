@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    text,
 )
 
 from services.common.db import metadata
@@ -56,6 +58,20 @@ kpi_stays = Table(
     PrimaryKeyConstraint("lead_id", "seq"),
     Index("ix_kpi_stays_stage_entered", "stage", "entered_at"),
     Index("ix_kpi_stays_stage_exited", "stage", "exited_at"),
+    # The summaries' exact picks and period edges (migration 0005; summary_store.py has the expressions).
+    Index("ix_kpi_stays_open_since", "stage", "since", postgresql_where=text("exited_at IS NULL")),
+    Index("ix_kpi_stays_entry_since", "stage", "since", postgresql_where=text("entry_kind = 'transition'")),
+    Index("ix_kpi_stays_stage_due", "stage", "sla_due_at", postgresql_where=text("sla_due_at IS NOT NULL")),
+    Index(
+        "ix_kpi_stays_ended",
+        "stage",
+        text(
+            "(floor(log(greatest(extract(epoch from coalesce(left_at, exited_at) - since) * 1000000, 1)::float8)"
+            " * 8)::int)"
+        ),
+        text("(coalesce(left_at, exited_at))"),
+        postgresql_where=text("exit_kind = 'transition'"),
+    ),
 )
 
 # Every StageChanged: the flow (inflow, outflow by destination).
@@ -79,6 +95,7 @@ kpi_leads = Table(
     Column("lead_id", Text, primary_key=True),
     Column("furthest_index", Integer, nullable=True),
     Column("merged_into", Text, nullable=True),
+    Index("ix_kpi_leads_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL")),
 )
 
 # The revenue ledger and its attributed shares (sum of shares = amount, exactly).
@@ -118,4 +135,48 @@ kpi_feedback = Table(
     Column("campaign", Text, nullable=True),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Index("ix_kpi_feedback_occurred", "occurred_at"),
+)
+
+# Summaries (docs/kpi.md "Summary tables"), kept by the projector in the batch transaction; trusted by the
+# API only when kpi_checkpoint has the row 'summaries'. Days are UTC dates. `kind` and its `bucket`:
+# entered / exited (stays by the day of entered_at / exited_at; bucket 0), open (open stays by the day of
+# `since`), overdue (open stays, SLA not met, by the day of the deadline), breach (stays that held their
+# deadline unmet, by its day), ended (stays left by a transition, by the day they ended; bucket = duration
+# bucket), cohort (entries by a transition, by day; bucket = the person's furthest index now, -1 none),
+# reach (persons by furthest index; stage '' and day 1970-01-01).
+kpi_day_counts = Table(
+    "kpi_day_counts",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "stage", "day", "bucket"),
+)
+
+# Transitions per UTC day and (from, to); from_stage '' for a lead's first stage.
+kpi_flow_days = Table(
+    "kpi_flow_days",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("from_stage", Text, nullable=False),
+    Column("to_stage", Text, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("day", "from_stage", "to_stage"),
+)
+
+# A person's entries into a stage after its first one, each with the previous entry's time: a person who
+# entered S k times in P counts k - (k - 1) = 1 (cohort CVR counts persons, not entries).
+kpi_cohort_repeats = Table(
+    "kpi_cohort_repeats",
+    metadata,
+    Column("person_id", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("prev_at", DateTime(timezone=True), nullable=False),
+    Column("furthest_index", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("person_id", "stage", "at", "prev_at"),
+    Index("ix_kpi_cohort_repeats_stage_at", "stage", "at"),
 )

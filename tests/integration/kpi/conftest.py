@@ -20,6 +20,9 @@ TABLE_KEYS = {
     "kpi_revenue": "position",
     "kpi_revenue_shares": "position, division",
     "kpi_feedback": "position",
+    "kpi_day_counts": "kind, stage, day, bucket",
+    "kpi_flow_days": "day, from_stage, to_stage",
+    "kpi_cohort_repeats": "person_id, stage, at, prev_at",
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.envelope import Event, encode
+from services.kpi.adapters.projection_store import SUMMARIES
 from services.kpi.adapters.projector import Projector
 from services.kpi.adapters.rebuild import rebuild
 from services.kpi.app.rebuild import run_rebuild
@@ -99,7 +100,8 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
 
     live = await checksums(engine)
     assert live["kpi_transitions"][0] > persons and live["kpi_revenue_shares"][0] > 0 and live["kpi_feedback"][0] > 0
-    assert live["kpi_checkpoint"][0] == 1
+    assert live["kpi_checkpoint"][0] == 2  # the projections' checkpoint and the summaries' marker
+    assert live["kpi_day_counts"][0] > 0 and live["kpi_flow_days"][0] > 0 and live["kpi_cohort_repeats"][0] > 0
 
     seen: list[tuple[int, int]] = []
     result = await rebuild(engine, MODEL, batch=7, progress=lambda done, total: seen.append((done, total)))
@@ -107,7 +109,7 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
     assert await checksums(engine) == live
 
     async with engine.begin() as conn:  # from empty: a fresh projector over an empty schema's tables
-        for table in ("kpi_revenue_shares", "kpi_revenue", "kpi_feedback", "kpi_transitions", "kpi_stays"):
+        for table in ("kpi_revenue_shares", "kpi_revenue", "kpi_feedback", "kpi_transitions", "kpi_stays", *SUMMARIES):
             await conn.execute(text(f"DELETE FROM {table}"))
         await conn.execute(text("DELETE FROM kpi_leads"))
         await conn.execute(text("DELETE FROM kpi_checkpoint"))
