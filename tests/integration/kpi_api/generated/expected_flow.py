@@ -5,7 +5,7 @@ entered_at <= t < exited_at; merges are neither flows nor durations)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,7 +113,8 @@ def balance_series(record: Record, stage: str, start: datetime, end: datetime, z
     mine = [s for s in record.stays if s.stage == stage]
     day: date = first
     while day <= last:
-        midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        # The instant the next day begins (on 2026-09-06 Santiago skips 00:00: the day begins at 01:00 -03:00).
+        midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         at = min(midnight, end)
         points.append({"date": day.isoformat(), "at": at.astimezone(zone).isoformat(),
                        "balance": sum(1 for s in mine if holds(s, at))})  # fmt: skip

@@ -60,10 +60,15 @@ def recycle(p: Person, cycles: int) -> None:
 
 
 def amount(rng: random.Random, low: int, high: int) -> tuple[str, str | None]:
-    """(amount, currency property): JPY with or without the property, sometimes USD with cents."""
+    """(amount, currency property): JPY with or without the property, now and then half a yen (finer than the
+    minor unit), sometimes USD with cents or KWD with fils (3 places)."""
     roll = rng.random()
     if roll < 0.1:
         return f"{rng.randrange(low // 100, high // 100)}.{rng.randrange(100):02d}", "USD"
+    if roll < 0.13:
+        return f"{rng.randrange(low // 400, high // 400)}.{rng.randrange(1000):03d}", "KWD"
+    if roll < 0.16:
+        return f"{rng.randrange(low, high)}.5", "JPY"
     return str(rng.randrange(low, high)), ("JPY" if roll < 0.3 else None)
 
 

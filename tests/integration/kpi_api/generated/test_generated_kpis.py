@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,12 @@ from tests.stack import eventually, unique
 
 PERSONS, SEED = 5_000, 20261128
 D = timedelta(days=1)
-UTC_ZONE, TOKYO = ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo")
+UTC_ZONE = ZoneInfo("UTC")
+# Daily series in other reporting zones: Tokyo (+09:00), Santiago (its clocks skip midnight on 2026-09-06).
+ZONED = {
+    ZoneInfo("Asia/Tokyo"): ("2026-06-01", "2026-08-30"),
+    ZoneInfo("America/Santiago"): ("2026-08-01", "2026-09-10"),
+}
 # (from, to) as sent, and the instants they mean in UTC reporting.
 PERIODS = [
     ("2026-06-01", "2026-08-30", START, END),  # the 90 days, as dates
@@ -96,14 +101,17 @@ async def test_every_kpi_answer_equals_the_generated_record(
         await eventually(projected, 240, f"the KPI projector reaching store position {head}")
         problems = await stage_answers(kpi, record) + await money_answers(kpi, record, "JPY")
         problems += await outlook_answers(kpi, record)
-    async with kpi_api(engine_settings, reporting_currency="USD") as usd:
-        problems += await money_answers(usd, record, "USD")
-    async with kpi_api(engine_settings, reporting_timezone="Asia/Tokyo", reporting_currency="JPY") as tokyo:
-        for stage in ("mql", "opportunity", "nurture"):
-            start, end = datetime(2026, 6, 1, tzinfo=TOKYO), datetime(2026, 8, 30, tzinfo=TOKYO)
-            answer = await get(tokyo, f"/v1/kpi/stages/{stage}/balance", **{"from": "2026-06-01", "to": "2026-08-30"})
-            expected = expected_flow.balance_series(record, stage, start, end, TOKYO)
-            problems += check(f"balance {stage} Asia/Tokyo", expected, answer)
+    for currency in ("USD", "KWD"):
+        async with kpi_api(engine_settings, reporting_currency=currency) as other:
+            problems += await money_answers(other, record, currency)
+    for zone, (first, last) in ZONED.items():
+        async with kpi_api(engine_settings, reporting_timezone=zone.key, reporting_currency="JPY") as zoned:
+            for stage in ("mql", "opportunity", "nurture"):
+                answer = await get(zoned, f"/v1/kpi/stages/{stage}/balance", **{"from": first, "to": last})
+                start = datetime.combine(date.fromisoformat(first), time(0), tzinfo=zone)
+                end = datetime.combine(date.fromisoformat(last), time(0), tzinfo=zone)
+                expected = expected_flow.balance_series(record, stage, start, end, zone)
+                problems += check(f"balance {stage} {zone.key} {first}..{last}", expected, answer)
     assert not problems, "\n\n".join(problems)
 
 
@@ -113,8 +121,11 @@ def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
     assert record.merges > 100 and record.duplicates > 100 and record.late > 50, (record.merges, record.late)
     assert {("lead", "sql"), ("sal", "opportunity"), ("sql", "onboarding")} <= pairs  # skips
     assert {("nurture", "mql"), ("opportunity", "nurture"), ("churned", "onboarding")} <= pairs  # recycles, win-back
-    assert {b.kind for b in record.bookings} == set(m.KINDS) and {b.currency for b in record.bookings} == {"JPY", "USD"}
+    assert {b.kind for b in record.bookings} == set(m.KINDS) and {b.currency for b in record.bookings} == set(
+        m.MINOR_UNIT
+    )
     assert any(b.amount < 0 for b in record.bookings) and any(b.account for b in record.bookings)
+    assert any(b.currency == "JPY" and b.amount != b.amount.to_integral_value() for b in record.bookings)
     assert {s.exit_kind for s in record.stays} == {None, "transition", "merge", "absorbed"}
     assert any(s.since < s.entered_at for s in record.stays)  # stays reopened by a merge, moves late after one
     assert any(s.exited_at == s.entered_at for s in record.stays)  # zero-length stays (clamped late moves)

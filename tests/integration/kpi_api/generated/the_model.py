@@ -41,7 +41,7 @@ WEIGHTS = {
     "upsell": {"customer_success": 50, "field_sales": 50},
     "cross_sell": {"customer_success": 50, "field_sales": 50},
 }
-MINOR_UNIT = {"JPY": 0, "USD": 2}
+MINOR_UNIT = {"JPY": 0, "USD": 2, "KWD": 3}
 WON_STAGE = "onboarding"
 UP_TO_OPPORTUNITY = SUCCESS_PATH[:6]
 
