@@ -15,20 +15,27 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
 
+from services.stage_engine.adapters.batch_handoff import Handoff
 from services.stage_engine.adapters.store import EventStore
 
 log = logging.getLogger(__name__)
-Process = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
+# process(records, the batch in front still committing or None, this batch's handoff to the one behind)
+Process = Callable[[Sequence[ConsumerRecord], Handoff | None, Handoff], Awaitable[None]]
+IN_FLIGHT = 2  # batches in progress at once: one committing, the next one preparing (adapters/batch_handoff.py)
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, consumer: AIOKafkaConsumer, store: EventStore, group_id: str) -> None:
+    def __init__(
+        self, consumer: AIOKafkaConsumer, store: EventStore, group_id: str, drain: Callable[[], Awaitable[None]]
+    ) -> None:
         self._consumer = consumer
         self._store = store
         self._group_id = group_id
+        self._drain = drain
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Nothing to flush: every processed batch is already committed with its offsets."""
+        """The batches in flight commit first; then every processed batch is committed with its offsets."""
+        await self._drain()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         stored = await self._store.offsets(self._group_id, [(tp.topic, tp.partition) for tp in assigned])
@@ -62,7 +69,8 @@ class EventsConsumer:
             client_id="stagetrack-engine",
         )
         self._topic = topic
-        self._listener = SeekToStoredOffsets(self._consumer, store, group_id)
+        self._listener = SeekToStoredOffsets(self._consumer, store, group_id, self._drain)
+        self._in_flight: list[tuple[asyncio.Task[None], Handoff]] = []
         self._process = process
         self._max_records = max_records
         self._positions: dict[TopicPartition, int] = {}
@@ -88,11 +96,39 @@ class EventsConsumer:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 records = [r for tp in sorted(batches) for r in batches[tp]]
                 if records:
-                    await self._process_until_committed(records)
-                    for tp, rs in batches.items():
-                        self._positions[tp] = rs[-1].offset + 1
+                    await self._start_batch(records)
+                else:
+                    await self._drain()
         finally:
+            for task, _ in self._in_flight:
+                task.cancel()
+            await asyncio.gather(*(task for task, _ in self._in_flight), return_exceptions=True)
             await self._consumer.stop()
+
+    async def _start_batch(self, records: list[ConsumerRecord]) -> None:
+        """Starts the batch beside the one in front; returns once it is appending (or done), so the next
+        fetch and decode overlap its append and commit."""
+        await self._forget_committed()
+        while len(self._in_flight) >= IN_FLIGHT:
+            await self._in_flight.pop(0)[0]
+        previous = self._in_flight[-1][1] if self._in_flight else None
+        handoff = Handoff()
+        task = asyncio.create_task(self._process_until_committed(records, previous, handoff))
+        self._in_flight.append((task, handoff))
+        appending = asyncio.ensure_future(handoff.appending.wait())
+        try:
+            await asyncio.wait([task, appending], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            appending.cancel()
+
+    async def _forget_committed(self) -> None:
+        while self._in_flight and self._in_flight[0][0].done():
+            await self._in_flight.pop(0)[0]  # raises what the batch raised (only cancellation)
+
+    async def _drain(self) -> None:
+        """Waits until every batch in flight committed."""
+        while self._in_flight:
+            await self._in_flight.pop(0)[0]
 
     async def _start(self) -> None:
         """Kafka may not be up yet when the engine starts: keep trying (readiness says 503 meanwhile)."""
@@ -106,15 +142,19 @@ class EventsConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _process_until_committed(self, records: list[ConsumerRecord]) -> None:
+    async def _process_until_committed(
+        self, records: list[ConsumerRecord], previous: Handoff | None, handoff: Handoff
+    ) -> None:
         delay = 0.2
         while True:
             try:
-                await self._process(records)
-                return
+                await self._process(records, previous, handoff)
+                break
             except asyncio.CancelledError:
                 raise
             except Exception:  # the batch is retried, never skipped: log and back off
                 log.exception("batch of %d records failed; retrying in %.1f s", len(records), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        for record in records:  # for the lag gauge: the next offset to process, per partition
+            self._positions[TopicPartition(record.topic, record.partition)] = record.offset + 1

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.stage_engine.adapters.snapshot_codec import lead_from_dict, lead_to_dict
 from services.stage_engine.domain.batch import BatchOutcome
@@ -69,7 +69,15 @@ class StoreTransaction:
             wanted = {lead.merged_into for lead in found.values() if lead.merged_into} - set(found)
         return found
 
-    async def write(self, outcome: BatchOutcome, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
+    async def write(
+        self,
+        outcome: BatchOutcome,
+        group_id: str,
+        offsets: Mapping[TopicPartition, int],
+        before_append: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`before_append` runs after the identities and snapshots are written, before the append lock is taken
+        (the consumer's pipelining waits there for the batch in front to commit)."""
         # The same statements in the same order; each is sent before the Python that encodes the next one's
         # rows runs, so PostgreSQL executes while Python encodes (asyncpg runs one statement at a time).
         identities = self._insert_identities(outcome.new_identities) if outcome.new_identities else None
@@ -92,6 +100,8 @@ class StoreTransaction:
         )
         async with _overlapped(snapshots):
             appended = _event_columns(outcome) if outcome.appended else None
+        if before_append is not None:
+            await before_append()
         if appended is not None:
             await self._append(appended)
         if offsets:
@@ -120,17 +130,19 @@ class StoreTransaction:
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
     async def _append(self, columns: list[list[Any]]) -> None:
-        """`columns`: lead_id, version, type, cause_event_id, occurred_at, data; positions are taken here."""
-        await self.conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-        positions = await self.conn.fetch(
-            "SELECT nextval('lead_event_position_seq') AS p FROM generate_series(1, $1) ORDER BY 1",
-            len(columns[0]),
-        )
+        """`columns`: lead_id, version, type, cause_event_id, occurred_at, data. One statement: the append lock,
+        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order."""
         await self.conn.execute(
+            "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)), "
+            "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
+            "(SELECT nextval('lead_event_position_seq') AS p "
+            "FROM locked, generate_series(1, cardinality($2::text[]))) s) "
             "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
-            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], "
-            "$6::timestamptz[], $7::jsonb[])",
-            [row["p"] for row in positions],
+            "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
+            "FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
+            "WITH ORDINALITY AS r(lead_id, version, type, cause_event_id, occurred_at, data, n) "
+            "JOIN positions USING (n)",
+            APPEND_LOCK,
             *columns,
         )
 
@@ -177,17 +189,33 @@ def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:
 class EventStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Connections kept between batches (at most one per batch in flight): checking one out of the pool
+        # costs the pool's pre-ping, three round trips, per batch. One that failed goes back to the pool.
+        self._idle: list[tuple[AsyncConnection, asyncpg.Connection]] = []
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTransaction]:
         # asyncpg's own transaction: SQLAlchemy only begins one when it runs a statement itself, and every
         # statement here goes straight to the driver, so without this each one would autocommit.
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, asyncpg.Connection)
+        conn, driver = self._idle.pop() if self._idle else await self._checkout()
+        try:
             async with driver.transaction():
                 yield StoreTransaction(driver)
+        except BaseException:
+            await conn.close()  # back to the pool, which checks it before its next use
+            raise
+        self._idle.append((conn, driver))
+
+    async def _checkout(self) -> tuple[AsyncConnection, asyncpg.Connection]:
+        conn = await self._engine.connect()
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(driver, asyncpg.Connection)
+        return conn, driver
+
+    async def close(self) -> None:
+        """Returns the kept connections to the pool (at shutdown, before the engine is disposed)."""
+        while self._idle:
+            await self._idle.pop()[0].close()
 
     async def offsets(self, group_id: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         wanted = set(partitions)

@@ -38,9 +38,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             app.state.model = model
             app.state.checks = standard_checks(settings, engine)
             tasks: list[asyncio.Task[None]] = []
+            store = EventStore(engine)
             dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
             if settings.run_consumer:
-                store = EventStore(engine)
                 processor = BatchProcessor(
                     store,
                     model,
@@ -67,6 +67,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
                 yield
             finally:
                 await stop_tasks(tasks)
+                await store.close()
                 if settings.run_consumer:
                     await asyncio.wait_for(dead_letters.stop(), timeout=10)
 

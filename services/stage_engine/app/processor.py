@@ -14,10 +14,11 @@ from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.envelope import EnvelopeError, Event, decode
-from services.stage_engine.adapters.store import EventStore, IdentityRace, TopicPartition
-from services.stage_engine.domain.batch import apply_batch, identities_of
+from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
+from services.stage_engine.adapters.store import EventStore, IdentityRace, StoreTransaction, TopicPartition
+from services.stage_engine.domain.batch import BatchOutcome, apply_batch, identities_of
 from services.stage_engine.domain.email_identity import email_identities
-from services.stage_engine.domain.lead import Identity
+from services.stage_engine.domain.lead import Identity, Lead
 from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,14 @@ class BatchProcessor:
         self._group_id = group_id
         self._metrics = metrics
 
-    async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries)."""
+    async def process(
+        self, records: Sequence[ConsumerRecord], previous: Handoff | None = None, handoff: Handoff | None = None
+    ) -> None:
+        """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries).
+
+        `previous`: the batch in front, still committing (this one appends only after it committed);
+        `handoff`: how this batch tells the one behind it (`adapters/batch_handoff.py`)."""
+        handoff = handoff or Handoff()
         with self._metrics.batch_seconds.time():
             events: list[tuple[Event, ConsumerRecord]] = []
             unreadable: list[tuple[ConsumerRecord, str]] = []
@@ -94,14 +101,24 @@ class BatchProcessor:
                 offsets[(record.topic, record.partition)] = record.offset + 1
             for attempt in range(1, 21):
                 try:
-                    await self._commit(events, unreadable, offsets)
+                    await self._commit(events, unreadable, offsets, previous, handoff)
                     break
+                except PredecessorRolledBack:
+                    handoff.rolled_back.set()
+                    assert previous is not None
+                    await previous.committed  # it retries until it commits; then this batch goes alone
+                    previous = None
                 except RETRYABLE as exc:
+                    handoff.rolled_back.set()
                     self._metrics.conflicts.inc()
                     log.info("batch conflict (attempt %d), retrying: %r", attempt, exc)
                     await asyncio.sleep(min(0.01 * 2**attempt, 1.0))
+                except BaseException:
+                    handoff.rolled_back.set()
+                    raise
             else:
                 raise RuntimeError("batch kept conflicting after 20 attempts")
+        handoff.commit_done()
         self._metrics.last_event_time.set_to_current_time()
 
     async def _commit(
@@ -109,6 +126,8 @@ class BatchProcessor:
         events: list[tuple[Event, ConsumerRecord]],
         unreadable: list[tuple[ConsumerRecord, str]],
         offsets: dict[TopicPartition, int],
+        previous: Handoff | None,
+        handoff: Handoff,
     ) -> None:
         first: dict[str, tuple[Event, ConsumerRecord]] = {}
         for event, record in events:
@@ -125,13 +144,20 @@ class BatchProcessor:
             extras: list[tuple[Event, tuple[Identity, ...]]] = [
                 (e, email_identities(e, self._email_key)) for e, _ in todo
             ]
-            owners = await tx.owners({i for e, extra in extras for i in identities_of(e, extra)})
-            leads = await tx.leads(set(owners.values()))
+            carried = previous.outcome if previous is not None else None
+            owners, leads = await _owners_and_leads(tx, extras, carried)
             outcome = apply_batch(extras, leads, owners, self._model)
+            handoff.outcome = outcome
             records = {e.event_id: r for e, r in todo}
             for event, reason in outcome.rejected:
                 await self._dead_letter(records[event.event_id], f"event {event.event_id}: {reason}")
-            await tx.write(outcome, self._group_id, offsets)
+
+            async def in_turn() -> None:
+                handoff.appending.set()
+                if previous is not None:
+                    await previous.wait_committed(carried)
+
+            await tx.write(outcome, self._group_id, offsets, in_turn)
         self._metrics.events.labels("duplicate").inc(len(events) - len(todo))
         self._metrics.events.labels("applied").inc(len(todo) - len(outcome.rejected))
 
@@ -139,3 +165,24 @@ class BatchProcessor:
         log.warning("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
         await self._dead_letters.send(record.value, record.key, reason, (record.topic, record.partition, record.offset))
         self._metrics.events.labels("dead_lettered").inc()
+
+
+async def _owners_and_leads(
+    tx: StoreTransaction, extras: list[tuple[Event, tuple[Identity, ...]]], carried: BatchOutcome | None
+) -> tuple[dict[Identity, str], dict[str, Lead]]:
+    """The identity index and the leads for this batch: from the store, overlaid with what the batch in front
+    (not committed yet) created and changed, when there is one (`adapters/batch_handoff.py`)."""
+    identities = {i for e, extra in extras for i in identities_of(e, extra)}
+    owners = await tx.owners(identities)
+    if carried is None:
+        return owners, await tx.leads(set(owners.values()))
+    owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
+    taken: dict[str, Lead] = {}
+    wanted, from_store = set(owners.values()), set()
+    while wanted:  # the carried leads these point at, following merges among them
+        taken.update((lead_id, carried.leads[lead_id]) for lead_id in wanted & carried.leads.keys())
+        from_store |= wanted - carried.leads.keys()
+        wanted = {lead.merged_into for lead in taken.values() if lead.merged_into} - taken.keys() - from_store
+    leads = await tx.leads(from_store)
+    leads.update(taken)
+    return owners, leads

@@ -46,20 +46,20 @@ async def replay(
     model = load_model_file(model_file) if model_file is not None else live_model
     scratch = ScratchSchema(settings.database_url, settings.database_schema)
     reader = LogReader(settings.kafka_bootstrap_servers, settings.events_topic, settings.max_batch_records)
+    store = EventStore(scratch.engine)
     try:
         await reader.start()  # the end of the log is fixed here, before live's order is copied
         await scratch.create()
         sink, registry = CountedDeadLetters(), CollectorRegistry()
         key = settings.identity_hash_key.get_secret_value().encode()  # live's key, or emails would not match
-        processor = BatchProcessor(
-            EventStore(scratch.engine), model, key, sink, REPLAY_GROUP, EngineMetrics.register(registry)
-        )
+        processor = BatchProcessor(store, model, key, sink, REPLAY_GROUP, EngineMetrics.register(registry))
         done = 0
         async for batch in interleaved(reader, scratch.live_positions, settings.max_batch_records):
             await processor.process(batch)
             done += len(batch)
             if progress is not None:
                 progress(done, reader.total)
+        await store.close()
 
         def outcome(name: str) -> int:
             return int(registry.get_sample_value("stagetrack_engine_events_total", {"outcome": name}) or 0)
@@ -82,6 +82,7 @@ async def replay(
                 result.what_if = await _what_if(conn, settings.database_schema, scratch.name, live_model, model)
         return result
     finally:
+        await store.close()
         await reader.stop()
         if not keep:
             await scratch.drop()
