@@ -1,0 +1,71 @@
+"""Two batches in flight (adapters/batch_handoff.py) build the same store as one batch at a time, with small
+batches so that a person's events, identity links and merges straddle consecutive batches."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common import db
+from services.common.envelope import encode
+from services.common.migrate import upgrade
+from services.stage_engine.adapters import consumer
+from services.stage_engine.app.bootstrap import create_app
+from services.stage_engine.app.settings import EngineSettings
+from tests.integration.engine.conftest import Producer
+from tests.integration.engine.workload import fingerprint, processed, workload
+from tests.stack import eventually, unique
+
+BATCH = 5
+
+
+async def test_pipelined_small_batches_build_the_same_store_as_one_batch_at_a_time(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = workload(unique("w"), persons=150)
+    for key, event in events:
+        await producer.producer.send(producer.topic, encode(event), key=key)
+    await producer.producer.flush()
+    distinct = len({e.event_id for _, e in events})
+
+    pipelined = create_app(engine_settings.model_copy(update={"max_batch_records": BATCH}))
+    async with pipelined.router.lifespan_context(pipelined):
+        await eventually(lambda: _all(engine, distinct), 120, f"{distinct} events processed, pipelined")
+    two_in_flight = await fingerprint(engine)
+    assert await _out_of_store_order(engine) == 0
+
+    reference_schema = unique("ref")
+    await upgrade(engine_settings.database_url, reference_schema)
+    reference = db.create_engine(engine_settings.database_url, reference_schema)
+    monkeypatch.setattr(consumer, "IN_FLIGHT", 1)
+    try:
+        one_at_a_time = create_app(
+            engine_settings.model_copy(
+                update={"max_batch_records": BATCH, "database_schema": reference_schema, "consumer_group": unique("s")}
+            )
+        )
+        async with one_at_a_time.router.lifespan_context(one_at_a_time):
+            await eventually(lambda: _all(reference, distinct), 120, "the same events, one batch at a time")
+        assert await fingerprint(reference) == two_in_flight
+        assert len(two_in_flight) > distinct
+    finally:
+        await reference.dispose()
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{reference_schema}" CASCADE'))
+
+
+async def _all(engine: AsyncEngine, count: int) -> bool:
+    return await processed(engine) == count
+
+
+async def _out_of_store_order(engine: AsyncEngine) -> int:
+    """Events of one lead whose positions do not follow their versions (readers by position need them to)."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text(
+                "SELECT count(*) FROM lead_events a JOIN lead_events b "
+                "ON a.lead_id = b.lead_id AND a.version < b.version AND a.position > b.position"
+            )
+        )
+    return int(found or 0)
