@@ -14,7 +14,7 @@ from tests.integration.kpi_api.generated.journeys import (
     Person,
     late_and_duplicated,
 )
-from tests.integration.kpi_api.generated.sales import work
+from tests.integration.kpi_api.generated.sales import customer, win, work
 
 
 def people(run: str, count: int, seed: int) -> list[tuple[bytes, Event]]:
@@ -43,23 +43,25 @@ def browse_and_convert(p: Person) -> None:
     if rng.random() < 0.15:
         return  # a visitor only
     variant = rng.random()
-    crm_first = variant < 0.1
-    second_device = 0.1 <= variant < 0.22
+    if variant < 0.03:  # a CRM import straight into a customer stage: no division of `new` ever owned it
+        win(p, f"o{p.n}-import", anon=None)
+        customer(p)
+        return
+    crm_first, second_device, chain = variant < 0.13, 0.13 <= variant < 0.25, 0.25 <= variant < 0.3
     if crm_first:  # the CRM knows the person before the form: a lead of its own, merged by the form
         p.emit(rng.choice(["lead_accepted", "meeting_scheduled", "call_logged"]), crm=p.crm)
         p.wait(1, 72)
-    if second_device:  # a second cookie submits the form first; the first cookie's form merges them by email
-        other = f"{p.run}-b{p.n}"
-        p.emit("page_viewed", anon=other, path=rng.choice(PATHS))
-        p.wait(0.1, 10)
-        p.emit("form_submitted", anon=other, form_id="trial", email=p.email.upper(), intent="normal")
-        p.wait(1, 96)
-        if rng.random() < 0.5:
-            p.emit("lead_accepted", anon=other)
-            p.wait(1, 48)
+    if second_device or chain:  # a second cookie submits the form first; the first cookie's form merges by email
+        other_device(p, won=second_device and rng.random() < 0.3)
+    if chain:  # the CRM record, sent late, is the oldest lead: the identify call merges the merged lead into it
+        p.emit("lead_accepted", crm=p.crm, at=START + (p.sent[0].occurred_at - START) / 2)
+        p.wait(0.1, 5)
     intent = "high" if rng.random() < 0.2 else "normal"
-    form = p.emit("form_submitted", anon=p.cookie, crm=p.crm, form_id="demo", email=p.email, intent=intent,
-                  campaign=rng.choice(CAMPAIGNS))  # fmt: skip
+    form = p.emit("form_submitted", anon=p.cookie, crm=None if chain else p.crm, form_id="demo", email=p.email,
+                  intent=intent, campaign=rng.choice(CAMPAIGNS))  # fmt: skip
+    if chain:
+        p.wait(0.1, 24)
+        p.emit("identified", anon=p.cookie, crm=p.crm, email=p.email)
     if (crm_first or second_device) and rng.random() < 0.5:  # happened before the merge, arrives after it
         p.emit(rng.choice(["lead_accepted", "meeting_scheduled", "email_clicked"]), crm=p.crm, campaign="spring",
                at=max(START, form.occurred_at - timedelta(hours=rng.uniform(0.5, 30))))  # fmt: skip
@@ -73,3 +75,19 @@ def browse_and_convert(p: Person) -> None:
         p.wait(0.5, 48)
     if rng.random() < 0.8:
         work(p, cycles=0)
+
+
+def other_device(p: Person, won: bool) -> None:
+    """A second cookie's visit and form (the email in capitals: normalised, the same person). When `won`, a
+    deal is booked on that lead before it is merged: the customer is then the lead that carries the person."""
+    rng, other = p.rng, f"{p.run}-b{p.n}"
+    p.emit("page_viewed", anon=other, path=rng.choice(PATHS))
+    p.wait(0.1, 10)
+    p.emit("form_submitted", anon=other, form_id="trial", email=f"  {p.email.upper()} ", intent="normal")
+    p.wait(1, 96)
+    if rng.random() < 0.5 or won:
+        p.emit("lead_accepted", anon=other)
+        p.wait(1, 48)
+    if won:
+        win(p, f"o{p.n}-b", anon=other)
+        p.wait(1, 48)

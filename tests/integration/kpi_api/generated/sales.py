@@ -77,16 +77,17 @@ def account(p: Person) -> str | None:
     return f"{p.run}-acct{p.n // 2}" if p.n % 5 < 2 else None
 
 
-def book(p: Person, type: str, low: int, high: int, **extra: str) -> None:
+def book(p: Person, type: str, low: int, high: int, anon: str | None = None, **extra: str) -> None:
+    """Booked under the CRM id, or only under a cookie when `anon` is given."""
     value, currency = amount(p.rng, low, high)
     props = {"amount": value, **extra} | ({"currency": currency} if currency else {})
-    p.emit(type, crm=p.crm, account=account(p), props=props)
+    p.emit(type, crm=None if anon else p.crm, anon=anon, account=account(p), props=props)
 
 
-def win(p: Person, opportunity: str) -> None:
-    book(p, "opportunity_won", 100_000, 5_000_001, opportunity_id=opportunity)
+def win(p: Person, opportunity: str, anon: str | None = None) -> None:
+    book(p, "opportunity_won", 100_000, 5_000_001, anon=anon, opportunity_id=opportunity)
     rng = p.rng
-    if rng.random() < 0.8:
+    if anon is None and rng.random() < 0.8:
         p.wait(24, 24 * 40)
         p.emit("onboarding_completed", crm=p.crm)
 

@@ -129,6 +129,8 @@ def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
     assert {s.exit_kind for s in record.stays} == {None, "transition", "merge", "absorbed"}
     assert any(s.since < s.entered_at for s in record.stays)  # stays reopened by a merge, moves late after one
     assert any(s.exited_at == s.entered_at for s in record.stays)  # zero-length stays (clamped late moves)
+    chains = [lead for lead in record.leads.values() if lead.merged_into and record.leads[lead.merged_into].merged_into]
+    assert chains and any(record.leads[b.lead].merged_into and not b.account for b in record.bookings)
     assert sent > 35_000
 
 
