@@ -64,6 +64,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("exit_kind = 'transition'"),
     )
     op.create_index(
+        "ix_kpi_stays_stage_ended",
+        "kpi_stays",
+        ["stage", sa.text(f"({ENDED})")],
+        postgresql_where=sa.text("exit_kind = 'transition'"),
+    )
+    op.create_index(
         "ix_kpi_leads_merged_into", "kpi_leads", ["merged_into"], postgresql_where=sa.text("merged_into IS NOT NULL")
     )
 
@@ -71,6 +77,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for index, table in (
         ("ix_kpi_leads_merged_into", "kpi_leads"),
+        ("ix_kpi_stays_stage_ended", "kpi_stays"),
         ("ix_kpi_stays_ended", "kpi_stays"),
         ("ix_kpi_stays_stage_due", "kpi_stays"),
         ("ix_kpi_stays_entry_since", "kpi_stays"),
@@ -79,4 +86,3 @@ def downgrade() -> None:
         op.drop_index(index, table_name=table)
     for table in ("kpi_cohort_repeats", "kpi_flow_days", "kpi_day_counts"):
         op.drop_table(table)
-    op.execute("DELETE FROM kpi_checkpoint WHERE name = 'summaries'")  # the marker: summaries no longer kept

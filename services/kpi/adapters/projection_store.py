@@ -98,7 +98,9 @@ async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool
             "to_stage = u.to_stage, sla_met_at = coalesce(s.sla_met_at, u.sla_met_at) "
             "FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[]) "
             "AS u(lead_id, exited_at, exit_kind, to_stage, sla_met_at) "
-            "WHERE s.lead_id = u.lead_id AND s.exited_at IS NULL "
+            # Not `s.exited_at IS NULL`: that predicate lets the planner AND the whole partial index of open
+            # stays (ix_kpi_stays_open_since) into every lead's lookup; this form can only use the key.
+            "WHERE s.lead_id = u.lead_id AND coalesce(s.exited_at, 'infinity') = 'infinity' "
             "RETURNING s.lead_id, s.exited_at, s.exited_at > u.exited_at AS clamped",
             *_columns([(p.lead_id, p.exited_at, p.exit_kind, p.to_stage, p.sla_met_at) for p in rows], 5),
         )

@@ -6,29 +6,69 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.kpi.adapters import queries_balance, queries_flow, queries_stays
+from services.kpi.adapters import queries_balance, queries_flow, queries_stays, queries_summaries
+from services.kpi.adapters import queries_summaries_stays as summary_stays
 from services.kpi.adapters.snapshot import snapshot
+from services.kpi.adapters.summary_store import MARKER_ROW
 from services.kpi.domain.funnel import FunnelCounts, stage_rows
 from services.kpi.domain.periods import Period, day_ends
 from services.stage_engine.domain.model_types import StageModel
 
 
 async def stages_report(engine: AsyncEngine, model: StageModel, period: Period, now: datetime) -> list[dict[str, Any]]:
-    names = list(model.stages)
     async with snapshot(engine) as conn:
-        counts = FunnelCounts(
-            inflow=await queries_flow.inflow(conn, names, period),
-            outflow=await queries_flow.outflow(conn, names, period),
-            balance=await queries_balance.balances_at(conn, names, period.end),
-            reached=await queries_flow.reached_by_furthest(conn),
-            cohort=await queries_flow.cohort_furthest(conn, list(model.success_path[:-1]), period),
-            time_in_stage=await queries_stays.time_in_stage(conn, names, period),
-            age=await queries_stays.ages(conn, names, now),
-            sla=await queries_stays.sla_counts(conn, list(model.slas), period, now),
+        if await summaries_kept(conn):
+            return stage_rows(model, await summary_counts(conn, model, period, now))
+        return stage_rows(model, await projection_counts(conn, model, period, now))
+
+
+async def summaries_kept(conn: AsyncConnection) -> bool:
+    """The projector keeps the summary tables (summary_store.py) beside these projection tables: they are in the
+    same schema (tables built by hand in a test schema would otherwise meet a migrated `public`'s on the
+    search path) and hold the marker row."""
+    same = await conn.scalar(
+        text(
+            "SELECT (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_day_counts')) "
+            "= (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_stays'))"
         )
-    return stage_rows(model, counts)
+    )
+    return bool(same) and bool(
+        await conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM kpi_day_counts WHERE {MARKER_ROW})"))
+    )
+
+
+async def summary_counts(conn: AsyncConnection, model: StageModel, period: Period, now: datetime) -> FunnelCounts:
+    """The same numbers as `projection_counts`, from the summaries: their cost does not grow with the period."""
+    names = list(model.stages)
+    inflow, outflow = await queries_summaries.flows(conn, names, period)
+    return FunnelCounts(
+        inflow=inflow,
+        outflow=outflow,
+        balance=await queries_summaries.balances_at(conn, names, period.end),
+        reached=await queries_summaries.reached_by_furthest(conn),
+        cohort=await queries_summaries.cohort_furthest(conn, list(model.success_path[:-1]), period),
+        time_in_stage=await summary_stays.time_in_stage(conn, names, period),
+        age=await summary_stays.ages(conn, names, now),
+        sla=await summary_stays.sla_counts(conn, list(model.slas), period, now),
+    )
+
+
+async def projection_counts(conn: AsyncConnection, model: StageModel, period: Period, now: datetime) -> FunnelCounts:
+    """Straight from the projection tables (tables without summaries, e.g. built by hand in tests)."""
+    names = list(model.stages)
+    return FunnelCounts(
+        inflow=await queries_flow.inflow(conn, names, period),
+        outflow=await queries_flow.outflow(conn, names, period),
+        balance=await queries_balance.balances_at(conn, names, period.end),
+        reached=await queries_flow.reached_by_furthest(conn),
+        cohort=await queries_flow.cohort_furthest(conn, list(model.success_path[:-1]), period),
+        time_in_stage=await queries_stays.time_in_stage(conn, names, period),
+        age=await queries_stays.ages(conn, names, now),
+        sla=await queries_stays.sla_counts(conn, list(model.slas), period, now),
+    )
 
 
 async def balance_report(engine: AsyncEngine, stage: str, period: Period, zone: ZoneInfo) -> dict[str, Any]:

@@ -5,8 +5,8 @@ leads merged into it). A batch changes the stays of the leads it touches and the
 the projector subtracts what those leads and persons contributed before its writes and adds what they
 contribute after, in the batch's transaction (`Delta`). Flows are insert-only: the inserted transitions are
 added. `refresh` computes everything from the projection tables at once (the rebuild, and the first batch
-after migration 0005). The marker row 'summaries' in kpi_checkpoint says the summaries are kept; the API
-reads them only then (`ready`). Rows that sum to 0 are deleted, so live and rebuilt tables are identical.
+after migration 0005). The marker row (kind 'kept') in kpi_day_counts says the summaries are kept; the API
+reads them only then. Rows that sum to 0 are deleted, so live and rebuilt tables are identical.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Iterable
 
 import asyncpg
 
-MARKER = "summaries"
+# The row that says the summaries are kept (written with them by `refresh`; gone with them).
+MARKER = "kept"
+MARKER_ROW = f"kind = '{MARKER}'"
 DAY = "(({col}) AT TIME ZONE 'UTC')::date"
 # A stay's end (when left by a transition) and its duration bucket: 8 per decade of microseconds. The same
 # expressions as the index ix_kpi_stays_ended (migration 0005), so the exact picks read that index.
@@ -43,7 +45,9 @@ SELECT k.kind, s.stage, k.day, k.bucket, count(*) AS n FROM kpi_stays s CROSS JO
     ('ended', {day(ENDED)}, CASE WHEN s.exit_kind = 'transition' THEN {BUCKET} END, s.exit_kind = 'transition')
 ) AS k(kind, day, bucket, applies) WHERE k.applies AND {{where}} GROUP BY 1, 2, 3, 4
 """
-# The persons `{persons}` (live leads) with every lead merged into them, their entries by a transition.
+# The persons `{persons}` (live leads) with every lead merged into them, their entries by a transition. (Not
+# `s.entry_kind = 'transition'`: the planner would AND the whole partial index ix_kpi_stays_entry_since into
+# each lead's key lookup.)
 _PERSONS = """
 WITH RECURSIVE members(person, lead_id, depth) AS (
     SELECT l.lead_id, l.lead_id, 0 FROM kpi_leads l WHERE l.merged_into IS NULL AND {persons}
@@ -52,7 +56,7 @@ WITH RECURSIVE members(person, lead_id, depth) AS (
     WHERE m.depth < 64
 ), entries AS (
     SELECT m.person, s.stage, s.since AS at, coalesce(p.furthest_index, -1) AS furthest
-    FROM members m JOIN kpi_stays s ON s.lead_id = m.lead_id AND s.entry_kind = 'transition'
+    FROM members m JOIN kpi_stays s ON s.lead_id = m.lead_id AND coalesce(s.entry_kind, '') = 'transition'
     JOIN kpi_leads p ON p.lead_id = m.person
 )
 """
@@ -95,7 +99,7 @@ FLOWS_FROM_INSERTED = (
 
 
 async def ready(conn: asyncpg.Connection) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM kpi_checkpoint WHERE name = $1)", MARKER))
+    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM kpi_day_counts WHERE {MARKER_ROW})"))
 
 
 class Delta:
@@ -146,5 +150,5 @@ async def refresh(conn: asyncpg.Connection) -> None:
         "WITH inserted AS (SELECT from_stage, to_stage, occurred_at FROM kpi_transitions) " + FLOWS_FROM_INSERTED
     )
     await conn.execute(
-        "INSERT INTO kpi_checkpoint (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", MARKER
+        "INSERT INTO kpi_day_counts (kind, stage, day, bucket, n) VALUES ($1, '', DATE '1970-01-01', 0, 1)", MARKER
     )

@@ -72,6 +72,12 @@ kpi_stays = Table(
         text("(coalesce(left_at, exited_at))"),
         postgresql_where=text("exit_kind = 'transition'"),
     ),
+    Index(
+        "ix_kpi_stays_stage_ended",
+        "stage",
+        text("(coalesce(left_at, exited_at))"),
+        postgresql_where=text("exit_kind = 'transition'"),
+    ),
 )
 
 # Every StageChanged: the flow (inflow, outflow by destination).
