@@ -26,7 +26,7 @@ from services.common.kafka import durable_producer
 from services.stage_engine.adapters.lead_event_records import partition_of, record_value
 
 log = logging.getLogger(__name__)
-PUBLISHER_LOCK = 0x57A6F
+PUBLISHER_LOCK = 0x57A6F  # with the schema's hash: one publisher per store, stores in other schemas do not wait
 CURSOR = "lead-events"
 KAFKA_BATCH_BYTES = 512 * 1024  # per partition and request; under the broker's default 1 MiB message.max.bytes
 
@@ -76,7 +76,7 @@ class OutboxPublisher:
                 try:
                     await self._publish(db, producer)
                 finally:
-                    await db.execute("SELECT pg_advisory_unlock($1)", PUBLISHER_LOCK)
+                    await db.execute("SELECT pg_advisory_unlock($1::int, hashtext(current_schema()))", PUBLISHER_LOCK)
         finally:
             await producer.stop()
 
@@ -137,6 +137,6 @@ class OutboxPublisher:
 async def _lead_publishing(db: asyncpg.Connection) -> None:
     """Waits until this connection holds the publisher lock (another engine may be publishing)."""
     while True:
-        if await db.fetchval("SELECT pg_try_advisory_lock($1)", PUBLISHER_LOCK):
+        if await db.fetchval("SELECT pg_try_advisory_lock($1::int, hashtext(current_schema()))", PUBLISHER_LOCK):
             return
         await asyncio.sleep(1)

@@ -21,6 +21,8 @@ from services.stage_engine.domain.event_codec import to_dict
 from services.stage_engine.domain.lead import Identity, Lead
 
 # Serializes the append step of concurrent writers so positions follow commit order (ARCHITECTURE, guarantee 4).
+# Taken as (APPEND_LOCK, hash of the schema): advisory locks are database-wide, and stores in other schemas
+# (other deployments, test runs) must not wait for each other.
 APPEND_LOCK = 0x57A6E  # arbitrary constant shared by every engine
 
 TopicPartition = tuple[str, int]
@@ -34,24 +36,22 @@ class StoreTransaction:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def claim(self, event_ids: list[str]) -> set[str]:
-        """Records the ids as taken; returns those not taken before (duplicates are skipped)."""
-        rows = await self.conn.fetch(
-            "INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING "
-            "RETURNING event_id",
-            event_ids,
-        )
-        return {r["event_id"] for r in rows}
-
-    async def owners(self, identities: Iterable[Identity]) -> dict[Identity, str]:
+    async def claim(self, event_ids: list[str], identities: Iterable[Identity]) -> tuple[set[str], dict[Identity, str]]:
+        """Records the ids as taken and looks the identities up, in one round trip: returns the ids not taken
+        before (duplicates are skipped) and identity -> lead for the identities already known."""
         kinds, values = _columns(identities, 2)
         rows = await self.conn.fetch(
-            "SELECT i.kind, i.value, i.lead_id FROM lead_identities i "
-            "JOIN unnest($1::text[], $2::text[]) AS q(kind, value) USING (kind, value)",
+            "WITH claimed AS (INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) "
+            "ON CONFLICT DO NOTHING RETURNING event_id) "
+            "SELECT event_id AS id, NULL::text AS kind, NULL::text AS value FROM claimed UNION ALL "
+            "SELECT i.lead_id, i.kind, i.value FROM lead_identities i "
+            "JOIN unnest($2::text[], $3::text[]) AS q(kind, value) USING (kind, value)",
+            event_ids,
             kinds,
             values,
         )
-        return {(r["kind"], r["value"]): r["lead_id"] for r in rows}
+        fresh = {r[0] for r in rows if r[1] is None}
+        return fresh, {(r[1], r[2]): r[0] for r in rows if r[1] is not None}
 
     async def leads(self, lead_ids: Iterable[str]) -> dict[str, Lead]:
         """Locks and loads the leads, following merged_into to their survivors."""
@@ -102,20 +102,7 @@ class StoreTransaction:
             appended = _event_columns(outcome) if outcome.appended else None
         if before_append is not None:
             await before_append()
-        if appended is not None:
-            await self._append(appended)
-        if offsets:
-            topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
-            await self.conn.execute(
-                "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-                "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) "
-                "ON CONFLICT (group_id, topic, partition) DO UPDATE "
-                "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)",
-                group_id,
-                topics,
-                partitions,
-                next_offsets,
-            )
+        await self._append(appended or [[] for _ in range(6)], group_id, offsets)
 
     async def _insert_identities(self, new_identities: Mapping[Identity, str]) -> None:
         kinds, values = _columns(new_identities, 2)
@@ -129,14 +116,20 @@ class StoreTransaction:
         if len(inserted) != len(new_identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
-    async def _append(self, columns: list[list[Any]]) -> None:
+    async def _append(self, columns: list[list[Any]], group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
         """`columns`: lead_id, version, type, cause_event_id, occurred_at, data. One statement: the append lock,
-        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order."""
+        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order; and
+        the consumer offsets (`GREATEST`: a late writer never moves an offset back)."""
+        topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
         await self.conn.execute(
-            "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)), "
+            "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::int, hashtext(current_schema()))), "
             "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
             "(SELECT nextval('lead_event_position_seq') AS p "
-            "FROM locked, generate_series(1, cardinality($2::text[]))) s) "
+            "FROM locked, generate_series(1, cardinality($2::text[]))) s), "
+            "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+            "SELECT $8, * FROM unnest($9::text[], $10::int[], $11::bigint[]) "
+            "ON CONFLICT (group_id, topic, partition) DO UPDATE "
+            "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)) "
             "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
             "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
             "FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
@@ -144,6 +137,10 @@ class StoreTransaction:
             "JOIN positions USING (n)",
             APPEND_LOCK,
             *columns,
+            group_id,
+            topics,
+            partitions,
+            next_offsets,
         )
 
 
@@ -187,10 +184,12 @@ def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:
 
 
 class EventStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keep_connections: bool = False) -> None:
+        """`keep_connections`: keep connections between transactions (at most one per transaction in flight);
+        checking one out of the pool costs the pool's pre-ping, three round trips, each time. One that failed
+        goes back to the pool. The owner then calls `close` before disposing of the engine."""
         self._engine = engine
-        # Connections kept between batches (at most one per batch in flight): checking one out of the pool
-        # costs the pool's pre-ping, three round trips, per batch. One that failed goes back to the pool.
+        self._keep = keep_connections
         self._idle: list[tuple[AsyncConnection, asyncpg.Connection]] = []
 
     @contextlib.asynccontextmanager
@@ -204,7 +203,10 @@ class EventStore:
         except BaseException:
             await conn.close()  # back to the pool, which checks it before its next use
             raise
-        self._idle.append((conn, driver))
+        if self._keep:
+            self._idle.append((conn, driver))
+        else:
+            await conn.close()
 
     async def _checkout(self) -> tuple[AsyncConnection, asyncpg.Connection]:
         conn = await self._engine.connect()

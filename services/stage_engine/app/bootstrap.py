@@ -38,7 +38,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             app.state.model = model
             app.state.checks = standard_checks(settings, engine)
             tasks: list[asyncio.Task[None]] = []
-            store = EventStore(engine)
+            store = EventStore(engine, keep_connections=True)
             dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
             if settings.run_consumer:
                 processor = BatchProcessor(

@@ -135,18 +135,19 @@ class BatchProcessor:
         # An unreadable record has no event id: it is claimed by its place in the log, so a re-read after a
         # rebalance does not dead-letter it again.
         places = {f"kafka:{r.topic}/{r.partition}/{r.offset}": (r, reason) for r, reason in unreadable}
+        # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
+        extras = {e.event_id: email_identities(e, self._email_key) for e, _ in first.values()}
+        identities = {i for e, _ in first.values() for i in identities_of(e, extras[e.event_id])}
         async with self._store.transaction() as tx:
-            fresh = await tx.claim([*first, *places])
+            fresh, owners = await tx.claim([*first, *places], identities)
             for place, (record, reason) in places.items():
                 if place in fresh:
                     await self._dead_letter(record, reason)
             todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
-            extras: list[tuple[Event, tuple[Identity, ...]]] = [
-                (e, email_identities(e, self._email_key)) for e, _ in todo
-            ]
+            applied = [(e, extras[e.event_id]) for e, _ in todo]
             carried = previous.outcome if previous is not None else None
-            owners, leads = await _owners_and_leads(tx, extras, carried)
-            outcome = apply_batch(extras, leads, owners, self._model)
+            leads = await _leads(tx, identities, owners, carried)
+            outcome = apply_batch(applied, leads, owners, self._model)
             handoff.outcome = outcome
             records = {e.event_id: r for e, r in todo}
             for event, reason in outcome.rejected:
@@ -167,15 +168,13 @@ class BatchProcessor:
         self._metrics.events.labels("dead_lettered").inc()
 
 
-async def _owners_and_leads(
-    tx: StoreTransaction, extras: list[tuple[Event, tuple[Identity, ...]]], carried: BatchOutcome | None
-) -> tuple[dict[Identity, str], dict[str, Lead]]:
-    """The identity index and the leads for this batch: from the store, overlaid with what the batch in front
-    (not committed yet) created and changed, when there is one (`adapters/batch_handoff.py`)."""
-    identities = {i for e, extra in extras for i in identities_of(e, extra)}
-    owners = await tx.owners(identities)
+async def _leads(
+    tx: StoreTransaction, identities: set[Identity], owners: dict[Identity, str], carried: BatchOutcome | None
+) -> dict[str, Lead]:
+    """The leads `owners` points at: from the store, or from the batch in front (not committed yet) for the leads
+    it changed, with `owners` overlaid by the identities of `identities` it created (`adapters/batch_handoff.py`)."""
     if carried is None:
-        return owners, await tx.leads(set(owners.values()))
+        return await tx.leads(set(owners.values()))
     owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
     taken: dict[str, Lead] = {}
     wanted, from_store = set(owners.values()), set()
@@ -185,4 +184,4 @@ async def _owners_and_leads(
         wanted = {lead.merged_into for lead in taken.values() if lead.merged_into} - taken.keys() - from_store
     leads = await tx.leads(from_store)
     leads.update(taken)
-    return owners, leads
+    return leads

@@ -46,7 +46,7 @@ async def replay(
     model = load_model_file(model_file) if model_file is not None else live_model
     scratch = ScratchSchema(settings.database_url, settings.database_schema)
     reader = LogReader(settings.kafka_bootstrap_servers, settings.events_topic, settings.max_batch_records)
-    store = EventStore(scratch.engine)
+    store = EventStore(scratch.engine, keep_connections=True)
     try:
         await reader.start()  # the end of the log is fixed here, before live's order is copied
         await scratch.create()
