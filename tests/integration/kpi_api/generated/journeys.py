@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from services.common.envelope import Event
@@ -25,6 +25,7 @@ NOW = END + timedelta(hours=7, minutes=13)  # the KPI service's clock: after eve
 PATHS = ["/", "/blog", "/docs", "/pricing", "/pricing/team", "/pricing-old"]
 CAMPAIGNS = ["spring", "webinar-q3", "partner", None]
 DIVISIONS = ["marketing", "inside_sales", "field_sales", "customer_success"]
+OFFSETS = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
 IDENTIFYING = {"form_submitted", "identified"}
 
 
@@ -38,6 +39,7 @@ class Person:
     run: str
     n: int
     t: datetime
+    zone: timezone = UTC  # the offset its events are written in
     sent: list[Event] = field(default_factory=list)
 
     @property
@@ -52,6 +54,14 @@ class Person:
     def email(self) -> str:
         return f"Person.{self.n}@{self.run}.example"
 
+    def exactly_after_last(self, delta: timedelta) -> bool:
+        """Sets the clock to the last event's time + delta exactly (an SLA deadline to the microsecond)."""
+        at = self.sent[-1].occurred_at + delta
+        if at < self.t or at >= END:
+            return False
+        self.t = at
+        return True
+
     def wait(self, low_hours: float, high_hours: float) -> None:
         self.t += timedelta(seconds=self.rng.uniform(low_hours, high_hours) * 3600)
         self.t += timedelta(microseconds=self.rng.randrange(1, 10**6))
@@ -60,7 +70,7 @@ class Person:
 
     def emit(self, type: str, *, anon: str | None = None, crm: str | None = None, at: datetime | None = None,
              account: str | None = None, props: dict[str, Any] | None = None, **properties: Any) -> Event:  # fmt: skip
-        when = at or self.t
+        when = (at or self.t).astimezone(self.zone)
         properties = {**(props or {}), **properties}
         event = Event(
             event_id=f"{self.run}-{self.n}-{len(self.sent)}", type=type, occurred_at=when, source="generated",

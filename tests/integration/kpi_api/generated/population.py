@@ -8,6 +8,7 @@ from datetime import timedelta
 from services.common.envelope import Event
 from tests.integration.kpi_api.generated.journeys import (
     CAMPAIGNS,
+    OFFSETS,
     PATHS,
     START,
     JourneyOver,
@@ -22,7 +23,7 @@ def people(run: str, count: int, seed: int) -> list[tuple[bytes, Event]]:
     rng = random.Random(seed)
     out: list[tuple[bytes, Event]] = []
     for n in range(count):
-        person = Person(rng, run, n, START + timedelta(seconds=rng.uniform(0, 86 * 86400)))
+        person = Person(rng, run, n, START + timedelta(seconds=rng.uniform(0, 86 * 86400)), rng.choice(OFFSETS))
         try:
             browse_and_convert(person)
         except JourneyOver:

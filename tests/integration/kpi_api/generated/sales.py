@@ -8,6 +8,7 @@ expand, churn and are won back. Delays straddle the SLAs (mql 24 h, sql 14 d, on
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from tests.integration.kpi_api.generated.journeys import CAMPAIGNS, DIVISIONS, Person
 
@@ -15,7 +16,8 @@ from tests.integration.kpi_api.generated.journeys import CAMPAIGNS, DIVISIONS, P
 def work(p: Person, cycles: int) -> None:
     rng = p.rng
     if rng.random() < 0.8:
-        p.wait(1, 40)
+        if not (rng.random() < 0.1 and p.exactly_after_last(timedelta(hours=24))):  # at the mql deadline: in time
+            p.wait(1, 40)
         p.emit("lead_accepted", crm=p.crm, owner="isr")
         maybe_feedback(p, "inside_sales", "marketing", "lead")
     if rng.random() < 0.12:
@@ -28,7 +30,8 @@ def work(p: Person, cycles: int) -> None:
         p.emit("call_logged", crm=p.crm, outcome="connected")
         p.emit("meeting_scheduled", crm=p.crm, owner="isr")
     if rng.random() < 0.85:
-        p.wait(24, 24 * 20)
+        if not (rng.random() < 0.1 and p.exactly_after_last(timedelta(days=14))):  # at the sql deadline
+            p.wait(24, 24 * 20)
         p.emit(rng.choice(["meeting_held", "opportunity_created"]), crm=p.crm, opportunity_id=f"o{p.n}-{cycles}")
         maybe_feedback(p, "field_sales", "inside_sales", "meeting")
     p.wait(24, 24 * 15)

@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.envelope import encode
+from services.common.envelope import Event, encode
 from services.kpi.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer
@@ -80,7 +80,7 @@ async def test_every_kpi_answer_equals_the_generated_record(
 ) -> None:
     sent = people(unique("g"), PERSONS, SEED)
     record = simulate([event for _, event in sent])
-    assert_the_workload_is_what_it_claims(record, len(sent))
+    assert_the_workload_is_what_it_claims(record, sent)
     for key, event in sent:
         await producer.producer.send(producer.topic, encode(event), key=key)
     await producer.producer.flush()
@@ -115,7 +115,7 @@ async def test_every_kpi_answer_equals_the_generated_record(
     assert not problems, "\n\n".join(problems)
 
 
-def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
+def assert_the_workload_is_what_it_claims(record: Record, sent: list[tuple[bytes, Event]]) -> None:
     pairs = {(mv.source, mv.target) for mv in record.moves}
     assert len(record.leads) >= 5_000, len(record.leads)
     assert record.merges > 100 and record.duplicates > 100 and record.late > 50, (record.merges, record.late)
@@ -129,21 +129,26 @@ def assert_the_workload_is_what_it_claims(record: Record, sent: int) -> None:
     assert {s.exit_kind for s in record.stays} == {None, "transition", "merge", "absorbed"}
     assert any(s.since < s.entered_at for s in record.stays)  # stays reopened by a merge, moves late after one
     assert any(s.exited_at == s.entered_at for s in record.stays)  # zero-length stays (clamped late moves)
+    assert sum(1 for s in record.stays if s.sla_due is not None and s.exited_at == s.sla_due) >= 3  # left at it
+    assert len({e.occurred_at.utcoffset() for _, e in sent}) == 4
     chains = [lead for lead in record.leads.values() if lead.merged_into and record.leads[lead.merged_into].merged_into]
     assert chains and any(record.leads[b.lead].merged_into and not b.account for b in record.bookings)
-    assert sent > 35_000
+    assert len(sent) > 35_000
 
 
 def periods(record: Record) -> list[tuple[str, str, datetime, datetime]]:
-    """The fixed periods, plus periods whose bounds are instants of a transition, a booking and a feedback (an
-    event exactly at `from` is in P, one exactly at `to` is not, but it is in the balance at `to`)."""
+    """The fixed periods, plus periods whose bounds are instants of a transition, a booking, a feedback and an
+    SLA deadline met by leaving exactly at it (an instant exactly at `from` is in P, one exactly at `to` is not,
+    but a move at `to` is in the balance at `to`)."""
     moves = sorted(mv.at for mv in record.moves)
     booked = sorted(b.at for b in record.bookings)
     given = sorted(f.at for f in record.feedback)
+    due = sorted(s.sla_due for s in record.stays if s.sla_due is not None and s.exited_at == s.sla_due)
     bounds = [
         (moves[len(moves) // 3], booked[2 * len(booked) // 3]),
         (booked[len(booked) // 3], moves[2 * len(moves) // 3]),
         (given[len(given) // 3], given[2 * len(given) // 3]),
+        (due[len(due) // 3], due[2 * len(due) // 3]),
     ]
     return PERIODS + [(start.isoformat(), end.isoformat(), start, end) for start, end in bounds]
 
