@@ -66,6 +66,13 @@ async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, 
     return body
 
 
+def header(start: datetime, end: datetime, zone: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
+    """The fields every answer starts with: P and now in the reporting zone, the zone, the model's name."""
+    local = {"from": start, "to": end, "now": NOW}
+    return {**{k: t.astimezone(zone).isoformat() for k, t in local.items()}, "timezone": zone.key,
+            "model": {"name": "the-model"}}  # fmt: skip
+
+
 def check(what: str, expected: Any, actual: Any) -> list[str]:
     found = differences(expected, actual)
     return [report(what, found)] if found else []
@@ -110,11 +117,11 @@ async def test_every_kpi_answer_equals_the_generated_record(
             start = datetime.combine(date.fromisoformat(first), time(0), tzinfo=zone)
             end = datetime.combine(date.fromisoformat(last), time(0), tzinfo=zone)
             answer = await get(zoned, "/v1/kpi/stages", **{"from": first, "to": last})
-            expected_stages = expected_flow.stages(record, start, end, NOW)
-            problems += check(f"stages {zone.key} {first}..{last}", expected_stages, answer["stages"])
+            expected_stages = {**header(start, end, zone), "stages": expected_flow.stages(record, start, end, NOW)}
+            problems += check(f"stages {zone.key} {first}..{last}", expected_stages, answer)
             for stage in ("mql", "opportunity", "nurture"):
                 answer = await get(zoned, f"/v1/kpi/stages/{stage}/balance", **{"from": first, "to": last})
-                expected = expected_flow.balance_series(record, stage, start, end, zone)
+                expected = {**header(start, end, zone), **expected_flow.balance_series(record, stage, start, end, zone)}
                 problems += check(f"balance {stage} {zone.key} {first}..{last}", expected, answer)
     assert not problems, "\n\n".join(problems)
 
@@ -161,13 +168,13 @@ async def stage_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
     problems: list[str] = []
     for sent_from, sent_to, start, end in periods(record):
         answer = await get(kpi, "/v1/kpi/stages", **{"from": sent_from, "to": sent_to})
-        problems += check(
-            f"stages {sent_from}..{sent_to}", expected_flow.stages(record, start, end, NOW), answer["stages"]
-        )
+        expected = {**header(start, end), "stages": expected_flow.stages(record, start, end, NOW)}
+        problems += check(f"stages {sent_from}..{sent_to}", expected, answer)
     sent_from, sent_to, start, end = PERIODS[0]
     for stage in m.STAGES:
         answer = await get(kpi, f"/v1/kpi/stages/{stage}/balance", **{"from": sent_from, "to": sent_to})
-        problems += check(f"balance {stage}", expected_flow.balance_series(record, stage, start, end, UTC_ZONE), answer)
+        series = expected_flow.balance_series(record, stage, start, end, UTC_ZONE)
+        problems += check(f"balance {stage}", {**header(start, end), **series}, answer)
     return problems
 
 
@@ -176,12 +183,17 @@ async def money_answers(kpi: httpx.AsyncClient, record: Record, currency: str) -
     for sent_from, sent_to, start, end in periods(record):
         period = {"from": sent_from, "to": sent_to}
         answer = await get(kpi, "/v1/kpi/revenue", **period)
-        problems += check(f"revenue {currency} {period}", expected_money.revenue(record, start, end, currency), answer)
+        expected = {**header(start, end), **expected_money.revenue(record, start, end, currency)}
+        problems += check(f"revenue {currency} {period}", expected, answer)
         answer = await get(kpi, "/v1/kpi/feedback", **period)
-        problems += check(f"feedback {period}", expected_money.feedback(record, start, end), answer)
+        problems += check(
+            f"feedback {period}", {**header(start, end), **expected_money.feedback(record, start, end)}, answer
+        )
     for start in (START + 45 * D, START + 60 * D):
         answer = await get(kpi, "/v1/kpi/customer-success", **{"from": start.isoformat(), "to": END.isoformat()})
-        expected = expected_money.customer_success(record, start, END, currency)
+        previous = {"from": (start - (END - start)).isoformat(), "to": start.isoformat()}
+        expected = {**header(start, END), "previous_period": previous}
+        expected |= expected_money.customer_success(record, start, END, currency)
         problems += check(f"customer success {currency} from {start}", expected, answer)
     return problems
 
@@ -193,10 +205,14 @@ async def outlook_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
         answer = await get(
             kpi, "/v1/kpi/bottleneck", **{"from": start.isoformat(), "to": END.isoformat(), "trailing": trailing}
         )
-        expected = expected_outlook.bottleneck(record, start, END, trailing, "JPY")
+        window = {"periods": trailing, "from": (start - trailing * (END - start)).isoformat(), "to": start.isoformat()}
+        expected = {**header(start, END), "trailing": window, "currency": "JPY"}
+        expected |= expected_outlook.bottleneck(record, start, END, trailing, "JPY")
         problems += check(f"bottleneck trailing {trailing}", expected, answer)
-    for window in ((START, START + 45 * D), (START + 60 * D, END)):
-        answer = await get(kpi, "/v1/kpi/forecast", **{"from": window[0].isoformat(), "to": window[1].isoformat()})
-        expected = expected_outlook.forecast_inputs(record, *window, NOW, "JPY")
-        problems += check(f"forecast inputs {window[0]}..{window[1]}", expected, answer)
+    for first, last in ((START, START + 45 * D), (START + 60 * D, END)):
+        answer = await get(kpi, "/v1/kpi/forecast", **{"from": first.isoformat(), "to": last.isoformat()})
+        horizon = {"from": last.isoformat(), "to": (last + (last - first)).isoformat()}
+        expected = {**header(first, last), "horizon": horizon}
+        expected |= expected_outlook.forecast_inputs(record, first, last, NOW, "JPY")
+        problems += check(f"forecast inputs {first}..{last}", expected, answer)
     return problems
