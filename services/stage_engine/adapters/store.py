@@ -76,50 +76,49 @@ class StoreTransaction:
         offsets: Mapping[TopicPartition, int],
         before_append: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """`before_append` runs after the identities and snapshots are written, before the append lock is taken
-        (the consumer's pipelining waits there for the batch in front to commit)."""
-        # The same statements in the same order; each is sent before the Python that encodes the next one's
-        # rows runs, so PostgreSQL executes while Python encodes (asyncpg runs one statement at a time).
-        identities = self._insert_identities(outcome.new_identities) if outcome.new_identities else None
-        async with _overlapped(identities):
-            leads = list(outcome.leads.values())
-            states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
-        for absorbed, survivor in outcome.repointed.items():
-            await self.conn.execute("UPDATE lead_identities SET lead_id = $2 WHERE lead_id = $1", absorbed, survivor)
-        snapshots = (
-            self.conn.execute(
-                "INSERT INTO lead_snapshots (lead_id, version, state) "
-                "SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) "
-                "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state",
-                [lead.lead_id for lead in leads],
-                [lead.version for lead in leads],
-                states,
-            )
-            if leads
-            else None
-        )
-        async with _overlapped(snapshots):
-            appended = _event_columns(outcome) if outcome.appended else None
+        """Two statements: the new identities and the snapshots; then, after `before_append` (the consumer's
+        pipelining waits there for the batch in front to commit), the append with the consumer offsets and the
+        merges' re-pointing of identities (after the wait, so it also sees identities the batch in front wrote).
+        The domain events are encoded while PostgreSQL runs the first statement."""
+        leads = list(outcome.leads.values())
+        states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
+        first = self._write_leads(outcome.new_identities, leads, states) if leads or outcome.new_identities else None
+        async with _overlapped(first):
+            appended = _event_columns(outcome)
         if before_append is not None:
             await before_append()
-        await self._append(appended or [[] for _ in range(6)], group_id, offsets)
+        await self._append(appended, group_id, offsets, _final_survivors(outcome.repointed))
 
-    async def _insert_identities(self, new_identities: Mapping[Identity, str]) -> None:
+    async def _write_leads(self, new_identities: Mapping[Identity, str], leads: list[Lead], states: list[str]) -> None:
         kinds, values = _columns(new_identities, 2)
-        inserted = await self.conn.fetch(
-            "INSERT INTO lead_identities (kind, value, lead_id) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING kind",
+        inserted = await self.conn.fetchval(
+            "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING 1), "
+            "snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
+            "SELECT * FROM unnest($4::text[], $5::int[], $6::jsonb[]) "
+            "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state) "
+            "SELECT count(*) FROM inserted",
             kinds,
             values,
             list(new_identities.values()),
+            [lead.lead_id for lead in leads],
+            [lead.version for lead in leads],
+            states,
         )
-        if len(inserted) != len(new_identities):
+        if inserted != len(new_identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
-    async def _append(self, columns: list[list[Any]], group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
+    async def _append(
+        self,
+        columns: list[list[Any]],
+        group_id: str,
+        offsets: Mapping[TopicPartition, int],
+        survivors: Mapping[str, str],
+    ) -> None:
         """`columns`: lead_id, version, type, cause_event_id, occurred_at, data. One statement: the append lock,
-        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order; and
-        the consumer offsets (`GREATEST`: a late writer never moves an offset back)."""
+        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order; the
+        consumer offsets (`GREATEST`: a late writer never moves an offset back); identities of absorbed leads
+        re-pointed to their survivors."""
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
         await self.conn.execute(
             "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::int, hashtext(current_schema()))), "
@@ -129,7 +128,9 @@ class StoreTransaction:
             "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
             "SELECT $8, * FROM unnest($9::text[], $10::int[], $11::bigint[]) "
             "ON CONFLICT (group_id, topic, partition) DO UPDATE "
-            "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)) "
+            "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
+            "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
+            "FROM unnest($12::text[], $13::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed) "
             "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
             "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
             "FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
@@ -141,7 +142,22 @@ class StoreTransaction:
             topics,
             partitions,
             next_offsets,
+            list(survivors),
+            list(survivors.values()),
         )
+
+
+def _final_survivors(repointed: Mapping[str, str]) -> dict[str, str]:
+    """absorbed -> the survivor at the end of its chain (A into B, then B into C: A's identities go to C), as
+    re-pointing one merge after the other would leave them; one UPDATE changes each row once."""
+    final: dict[str, str] = {}
+    for absorbed, survivor in repointed.items():
+        seen = {absorbed}
+        while survivor in repointed and survivor not in seen:
+            seen.add(survivor)
+            survivor = repointed[survivor]
+        final[absorbed] = survivor
+    return final
 
 
 def _event_columns(outcome: BatchOutcome) -> list[list[Any]]:
@@ -151,7 +167,7 @@ def _event_columns(outcome: BatchOutcome) -> list[list[Any]]:
         rows.append(
             (event.lead_id, version, data["type"], event.cause_event_id, event.occurred_at, orjson.dumps(data).decode())
         )
-    return _columns(rows, 6)
+    return _columns(rows, 6)  # six empty columns when nothing was appended
 
 
 @contextlib.asynccontextmanager
