@@ -139,14 +139,14 @@ class BatchProcessor:
         extras = {e.event_id: email_identities(e, self._email_key) for e, _ in first.values()}
         identities = {i for e, _ in first.values() for i in identities_of(e, extras[e.event_id])}
         async with self._store.transaction() as tx:
-            fresh, owners = await tx.claim([*first, *places], identities)
+            carried = previous.outcome if previous is not None else None
+            fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
             for place, (record, reason) in places.items():
                 if place in fresh:
                     await self._dead_letter(record, reason)
             todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
             applied = [(e, extras[e.event_id]) for e, _ in todo]
-            carried = previous.outcome if previous is not None else None
-            leads = await _leads(tx, identities, owners, carried)
+            leads = await _leads(tx, identities, owners, loaded, carried)
             outcome = apply_batch(applied, leads, owners, self._model)
             handoff.outcome = outcome
             records = {e.event_id: r for e, r in todo}
@@ -169,19 +169,24 @@ class BatchProcessor:
 
 
 async def _leads(
-    tx: StoreTransaction, identities: set[Identity], owners: dict[Identity, str], carried: BatchOutcome | None
+    tx: StoreTransaction,
+    identities: set[Identity],
+    owners: dict[Identity, str],
+    loaded: dict[str, Lead],
+    carried: BatchOutcome | None,
 ) -> dict[str, Lead]:
-    """The leads `owners` points at: from the store, or from the batch in front (not committed yet) for the leads
-    it changed, with `owners` overlaid by the identities of `identities` it created (`adapters/batch_handoff.py`)."""
-    if carried is None:
-        return await tx.leads(set(owners.values()))
-    owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
-    taken: dict[str, Lead] = {}
-    wanted, from_store = set(owners.values()), set()
-    while wanted:  # the carried leads these point at, following merges among them
-        taken.update((lead_id, carried.leads[lead_id]) for lead_id in wanted & carried.leads.keys())
-        from_store |= wanted - carried.leads.keys()
-        wanted = {lead.merged_into for lead in taken.values() if lead.merged_into} - taken.keys() - from_store
-    leads = await tx.leads(from_store)
-    leads.update(taken)
+    """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batch
+    in front (not committed yet) changed from its outcome, the rest from the store; `owners` is overlaid with
+    the identities of `identities` that batch created (`adapters/batch_handoff.py`)."""
+    in_front = carried.leads if carried is not None else {}
+    if carried is not None:
+        owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
+    leads, asked = dict(loaded), set(loaded)
+    wanted = ({*owners.values()} | {lead.merged_into for lead in leads.values() if lead.merged_into}) - asked
+    while wanted:
+        asked |= wanted
+        leads.update((lead_id, in_front[lead_id]) for lead_id in wanted & in_front.keys())
+        if from_store := wanted - in_front.keys():
+            leads.update(await tx.leads(from_store))
+        wanted = {lead.merged_into for lead in leads.values() if lead.merged_into} - asked
     return leads
