@@ -24,9 +24,10 @@ from services.kpi.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer
 from tests.integration.kpi.conftest import kpi_settings
-from tests.integration.kpi_api.generated import expected_flow, expected_money, expected_outlook
+from tests.integration.kpi_api.generated import expected_flow, expected_forecast, expected_money, expected_outlook
 from tests.integration.kpi_api.generated import the_model as m
 from tests.integration.kpi_api.generated.compare import differences, report
+from tests.integration.kpi_api.generated.expected_forecast import close
 from tests.integration.kpi_api.generated.journeys import END, NOW, START
 from tests.integration.kpi_api.generated.population import people
 from tests.integration.kpi_api.generated.simulation import Record, simulate
@@ -215,4 +216,6 @@ async def outlook_answers(kpi: httpx.AsyncClient, record: Record) -> list[str]:
         expected = {**header(first, last), "horizon": horizon}
         expected |= expected_outlook.forecast_inputs(record, first, last, NOW, "JPY")
         problems += check(f"forecast inputs {first}..{last}", expected, answer)
+        estimates = close(expected_forecast.forecast_estimates(record, first, last, "JPY"), answer)
+        problems += [report(f"forecast estimates {first}..{last}", estimates)] if estimates else []
     return problems
