@@ -1,17 +1,16 @@
-"""How one consumed batch tells the next when it may append: two batches overlap, never their commits.
+"""How one consumed batch tells the next when it may write: two batches overlap, never their writes.
 
-Batch N+1 runs in a transaction of its own (another connection) while batch N appends and commits: it
-claims its ids, resolves identities, locks and loads its leads (waiting in PostgreSQL for those N holds),
-decides and writes identities and snapshots. Then it waits here until N committed before it takes the append
-lock and stores its offsets, so positions and offsets still follow the log: no batch commits before the one
-in front of it. N+1 starts only once N is appending (N then needs nothing N+1 could hold), and if an attempt
-of N rolls back, N+1 rolls back too (N's retry may need the locks N+1 holds) and retries after N committed.
+Batch N+1 runs in a transaction of its own (another connection) while batch N writes and commits: it claims
+its ids, resolves identities, locks and loads its leads (the ones N did not change) and decides. Then it waits
+here until N committed before it writes anything but its claims (identities, snapshots, the append and its
+offsets, one statement), so positions and offsets follow the log (no batch commits before the one in front of
+it) and N never waits for a lock N+1 holds. N+1 starts only once N has decided, and if an attempt of N rolls
+back, N+1 rolls back too (N's retry may need the leads N+1 locked) and retries after N committed.
 
 N's outcome is handed over with it: N+1 takes the leads N changed and the identities N created from it (they
 are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again). It
-appends only if the attempt of N that committed is the one whose outcome it used. The leads N changed are
-locked by N+1 when it upserts their snapshots (after N's commit); a change by another engine in between
-fails N+1's append on the (lead, version) key and the batch is retried.
+writes only if the attempt of N that committed is the one whose outcome it used. A change by another engine
+to one of those leads after N committed fails N+1's append on the (lead, version) key; the batch is retried.
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ class PredecessorRolledBack(Exception):
 
 class Handoff:
     def __init__(self) -> None:
-        self.appending = asyncio.Event()  # set once this batch's writes before the append are done
+        self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
-        self.outcome: BatchOutcome | None = None  # of the current attempt, set before `appending`
+        self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`
         self.committed: asyncio.Future[BatchOutcome | None] = asyncio.get_running_loop().create_future()
 
     def commit_done(self) -> None:

@@ -21,7 +21,7 @@ from services.stage_engine.adapters.store import EventStore
 log = logging.getLogger(__name__)
 # process(records, the batch in front still committing or None, this batch's handoff to the one behind)
 Process = Callable[[Sequence[ConsumerRecord], Handoff | None, Handoff], Awaitable[None]]
-IN_FLIGHT = 2  # batches in progress at once: one committing, the next one preparing (adapters/batch_handoff.py)
+IN_FLIGHT = 2  # batches at once: one writing and committing, the next deciding (adapters/batch_handoff.py)
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -106,8 +106,8 @@ class EventsConsumer:
             await self._consumer.stop()
 
     async def _start_batch(self, records: list[ConsumerRecord]) -> None:
-        """Starts the batch beside the one in front; returns once it is appending (or done), so the next
-        fetch and decode overlap its append and commit."""
+        """Starts the batch beside the one in front; returns once it decided (or is done), so the next fetch,
+        decode and decisions overlap its writes and commit."""
         await self._forget_committed()
         while len(self._in_flight) >= IN_FLIGHT:
             await self._in_flight.pop(0)[0]
@@ -115,11 +115,11 @@ class EventsConsumer:
         handoff = Handoff()
         task = asyncio.create_task(self._process_until_committed(records, previous, handoff))
         self._in_flight.append((task, handoff))
-        appending = asyncio.ensure_future(handoff.appending.wait())
+        decided = asyncio.ensure_future(handoff.decided.wait())
         try:
-            await asyncio.wait([task, appending], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([task, decided], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            appending.cancel()
+            decided.cancel()
 
     async def _forget_committed(self) -> None:
         while self._in_flight and self._in_flight[0][0].done():

@@ -6,7 +6,6 @@ the appended domain events and the consumer offsets. Set-based statements (unnes
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -26,6 +25,32 @@ from services.stage_engine.domain.lead import Identity, Lead
 APPEND_LOCK = 0x57A6E  # arbitrary constant shared by every engine
 
 TopicPartition = tuple[str, int]
+
+
+# One batch's writes. The append: the lock (APPEND_LOCK, hash of the schema), then the positions taken after
+# it, sorted and numbered 1..n, joined to the rows by their order.
+WRITE = (
+    "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING 1), "
+    "snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
+    "SELECT * FROM unnest($4::text[], $5::int[], $6::jsonb[]) "
+    "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state), "
+    "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
+    "FROM unnest($7::text[], $8::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
+    "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+    "SELECT $9, * FROM unnest($10::text[], $11::int[], $12::bigint[]) "
+    "ON CONFLICT (group_id, topic, partition) DO UPDATE "
+    "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
+    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($13::int, hashtext(current_schema()))), "
+    "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
+    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, cardinality($14::text[]))) s), "
+    "appended AS (INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
+    "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
+    "FROM unnest($14::text[], $15::int[], $16::text[], $17::text[], $18::timestamptz[], $19::jsonb[]) "
+    "WITH ORDINALITY AS r(lead_id, version, type, cause_event_id, occurred_at, data, n) "
+    "JOIN positions USING (n)) "
+    "SELECT count(*) FROM inserted"
+)
 
 
 class IdentityRace(Exception):
@@ -91,77 +116,41 @@ class StoreTransaction:
         outcome: BatchOutcome,
         group_id: str,
         offsets: Mapping[TopicPartition, int],
-        before_append: Callable[[], Awaitable[None]] | None = None,
+        before_writing: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Two statements: the new identities and the snapshots; then, after `before_append` (the consumer's
-        pipelining waits there for the batch in front to commit), the append with the consumer offsets and the
-        merges' re-pointing of identities (after the wait, so it also sees identities the batch in front wrote).
-        The domain events are encoded while PostgreSQL runs the first statement."""
+        """The rows are encoded, then `before_writing` runs (the consumer's pipelining waits there for the batch
+        in front to commit), then one statement writes them: new identities, snapshots, merges' re-pointing,
+        consumer offsets (`GREATEST`: a late writer never moves an offset back) and the append. Nothing is
+        written before the batch in front committed, so that batch never waits for a lock this one holds."""
         leads = list(outcome.leads.values())
         states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
-        first = self._write_leads(outcome.new_identities, leads, states) if leads or outcome.new_identities else None
-        async with _overlapped(first):
-            appended = _event_columns(outcome)
-        if before_append is not None:
-            await before_append()
-        await self._append(appended, group_id, offsets, _final_survivors(outcome.repointed))
-
-    async def _write_leads(self, new_identities: Mapping[Identity, str], leads: list[Lead], states: list[str]) -> None:
-        kinds, values = _columns(new_identities, 2)
+        events = _event_columns(outcome)
+        survivors = _final_survivors(outcome.repointed)
+        # the re-pointing does not see rows inserted by the same statement: new identities go to the survivor
+        identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
+        kinds, values = _columns(identities, 2)
+        topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
+        if before_writing is not None:
+            await before_writing()
         inserted = await self.conn.fetchval(
-            "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING 1), "
-            "snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
-            "SELECT * FROM unnest($4::text[], $5::int[], $6::jsonb[]) "
-            "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state) "
-            "SELECT count(*) FROM inserted",
+            WRITE,
             kinds,
             values,
-            list(new_identities.values()),
+            list(identities.values()),
             [lead.lead_id for lead in leads],
             [lead.version for lead in leads],
             states,
-        )
-        if inserted != len(new_identities):
-            raise IdentityRace("an identity of this batch was linked to another lead concurrently")
-
-    async def _append(
-        self,
-        columns: list[list[Any]],
-        group_id: str,
-        offsets: Mapping[TopicPartition, int],
-        survivors: Mapping[str, str],
-    ) -> None:
-        """`columns`: lead_id, version, type, cause_event_id, occurred_at, data. One statement: the append lock,
-        then the positions (taken after the lock, sorted, numbered 1..n) joined to the rows by their order; the
-        consumer offsets (`GREATEST`: a late writer never moves an offset back); identities of absorbed leads
-        re-pointed to their survivors."""
-        topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
-        await self.conn.execute(
-            "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::int, hashtext(current_schema()))), "
-            "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
-            "(SELECT nextval('lead_event_position_seq') AS p "
-            "FROM locked, generate_series(1, cardinality($2::text[]))) s), "
-            "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-            "SELECT $8, * FROM unnest($9::text[], $10::int[], $11::bigint[]) "
-            "ON CONFLICT (group_id, topic, partition) DO UPDATE "
-            "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
-            "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
-            "FROM unnest($12::text[], $13::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed) "
-            "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
-            "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
-            "FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[]) "
-            "WITH ORDINALITY AS r(lead_id, version, type, cause_event_id, occurred_at, data, n) "
-            "JOIN positions USING (n)",
-            APPEND_LOCK,
-            *columns,
+            list(survivors),
+            list(survivors.values()),
             group_id,
             topics,
             partitions,
             next_offsets,
-            list(survivors),
-            list(survivors.values()),
+            APPEND_LOCK,
+            *events,
         )
+        if inserted != len(identities):
+            raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
 
 def _final_survivors(repointed: Mapping[str, str]) -> dict[str, str]:
@@ -185,26 +174,6 @@ def _event_columns(outcome: BatchOutcome) -> list[list[Any]]:
             (event.lead_id, version, data["type"], event.cause_event_id, event.occurred_at, orjson.dumps(data).decode())
         )
     return _columns(rows, 6)  # six empty columns when nothing was appended
-
-
-@contextlib.asynccontextmanager
-async def _overlapped(statement: Awaitable[Any] | None) -> AsyncIterator[None]:
-    """Sends `statement` (when there is one), runs the body while PostgreSQL executes it, then awaits it.
-
-    The body must not use the connection. If the body fails, the statement is still awaited (its error, if
-    any, is then secondary) so the connection is idle again before the transaction rolls back."""
-    if statement is None:
-        yield
-        return
-    task = asyncio.ensure_future(statement)
-    try:
-        await asyncio.sleep(0)  # let the task write the statement to the socket
-        yield
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(task)
-        raise
-    await task
 
 
 def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:

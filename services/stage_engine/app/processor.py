@@ -85,7 +85,7 @@ class BatchProcessor:
     ) -> None:
         """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries).
 
-        `previous`: the batch in front, still committing (this one appends only after it committed);
+        `previous`: the batch in front, still committing (this one writes only after it committed);
         `handoff`: how this batch tells the one behind it (`adapters/batch_handoff.py`)."""
         handoff = handoff or Handoff()
         with self._metrics.batch_seconds.time():
@@ -153,8 +153,8 @@ class BatchProcessor:
             for event, reason in outcome.rejected:
                 await self._dead_letter(records[event.event_id], f"event {event.event_id}: {reason}")
 
-            async def in_turn() -> None:
-                handoff.appending.set()
+            async def in_turn() -> None:  # the batch behind may start; this one writes once the one in front committed
+                handoff.decided.set()
                 if previous is not None:
                     await previous.wait_committed(carried)
 
