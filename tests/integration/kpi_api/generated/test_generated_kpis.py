@@ -20,8 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.envelope import Event, encode
+from services.kpi.adapters.rebuild import rebuild
 from services.kpi.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
+from services.stage_engine.domain.model import default_model
 from tests.integration.engine.conftest import Producer
 from tests.integration.kpi.conftest import kpi_settings
 from tests.integration.kpi_api.generated import expected_flow, expected_forecast, expected_money, expected_outlook
@@ -110,6 +112,10 @@ async def test_every_kpi_answer_equals_the_generated_record(
         await eventually(projected, 240, f"the KPI projector reaching store position {head}")
         problems = await stage_answers(kpi, record) + await money_answers(kpi, record, "JPY")
         problems += await outlook_answers(kpi, record)
+    rebuilt = await rebuild(engine, default_model(), batch=997)  # `stagetrack kpi rebuild`: the same answers
+    assert rebuilt.position == head
+    async with kpi_api(engine_settings, reporting_currency="JPY") as after_rebuild:
+        problems += [f"after a rebuild: {p}" for p in await stage_answers(after_rebuild, record)]
     for currency in ("USD", "KWD"):
         async with kpi_api(engine_settings, reporting_currency=currency) as other:
             problems += await money_answers(other, record, currency)
