@@ -107,18 +107,24 @@ _COHORT_DAYS = text(
     "SELECT stage, bucket, sum(n) AS n FROM kpi_day_counts WHERE kind = 'cohort' AND stage = ANY(:stages) "
     "AND day >= :first AND day < :end GROUP BY 1, 2"
 )
-# Entries by a transition in an edge, each judged by its person's furthest index (merge chains followed).
+# Entries by a transition in an edge, each judged by its person's furthest index: most leads were never
+# merged and count at once; the others follow merged_into to the live lead that carries the person now.
 _COHORT_EDGE = text(
     """
-    WITH RECURSIVE up(stage, lead_id, depth) AS (
-        SELECT stage, lead_id, 0 FROM kpi_stays
-        WHERE stage = ANY(:stages) AND entry_kind = 'transition' AND since >= :start AND since < :end
+    WITH RECURSIVE entries AS MATERIALIZED (
+        SELECT s.stage, l.merged_into, l.furthest_index FROM kpi_stays s JOIN kpi_leads l ON l.lead_id = s.lead_id
+        WHERE s.stage = ANY(:stages) AND s.entry_kind = 'transition' AND s.since >= :start AND s.since < :end
+    ), up(stage, lead_id, depth) AS (
+        SELECT stage, merged_into, 1 FROM entries WHERE merged_into IS NOT NULL
         UNION ALL
         SELECT up.stage, l.merged_into, up.depth + 1 FROM up JOIN kpi_leads l ON l.lead_id = up.lead_id
         WHERE l.merged_into IS NOT NULL AND up.depth < 64
     )
-    SELECT up.stage, coalesce(l.furthest_index, -1) AS bucket, count(*) AS n
-    FROM up JOIN kpi_leads l ON l.lead_id = up.lead_id WHERE l.merged_into IS NULL GROUP BY 1, 2
+    SELECT stage, coalesce(furthest_index, -1) AS bucket, count(*) AS n FROM entries
+    WHERE merged_into IS NULL GROUP BY 1, 2
+    UNION ALL
+    SELECT up.stage, coalesce(l.furthest_index, -1), count(*) FROM up JOIN kpi_leads l ON l.lead_id = up.lead_id
+    WHERE l.merged_into IS NULL GROUP BY 1, 2
     """
 )
 # Re-entries whose previous entry of the same person was in P too: that person is already counted.
