@@ -7,7 +7,7 @@ the appended domain events and the consumer offsets. Set-based statements (unnes
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -27,29 +27,35 @@ APPEND_LOCK = 0x57A6E  # arbitrary constant shared by every engine
 TopicPartition = tuple[str, int]
 
 
-# One batch's writes. The append: the lock (APPEND_LOCK, hash of the schema), then the positions taken after
-# it, sorted and numbered 1..n, joined to the rows by their order.
-WRITE = (
+# A batch's writes, in two statements (see `StoreTransaction.write`).
+WRITE_LEADS = (
     "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING 1), "
     "snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
     "SELECT * FROM unnest($4::text[], $5::int[], $6::jsonb[]) "
+    "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state) "
+    "SELECT count(*) FROM inserted"
+)
+# The append: the lock (APPEND_LOCK, hash of the schema), then the positions taken after it, sorted and
+# numbered 1..n, joined to the rows by their order.
+WRITE_APPEND = (
+    "WITH snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
+    "SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) "
     "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state), "
     "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
-    "FROM unnest($7::text[], $8::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
+    "FROM unnest($4::text[], $5::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
     "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-    "SELECT $9, * FROM unnest($10::text[], $11::int[], $12::bigint[]) "
+    "SELECT $6, * FROM unnest($7::text[], $8::int[], $9::bigint[]) "
     "ON CONFLICT (group_id, topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
-    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($13::int, hashtext(current_schema()))), "
+    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($10::int, hashtext(current_schema()))), "
     "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
-    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, cardinality($14::text[]))) s), "
-    "appended AS (INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
+    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, cardinality($11::text[]))) s) "
+    "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
     "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
-    "FROM unnest($14::text[], $15::int[], $16::text[], $17::text[], $18::timestamptz[], $19::jsonb[]) "
+    "FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::timestamptz[], $16::jsonb[]) "
     "WITH ORDINALITY AS r(lead_id, version, type, cause_event_id, occurred_at, data, n) "
-    "JOIN positions USING (n)) "
-    "SELECT count(*) FROM inserted"
+    "JOIN positions USING (n)"
 )
 
 
@@ -116,30 +122,30 @@ class StoreTransaction:
         outcome: BatchOutcome,
         group_id: str,
         offsets: Mapping[TopicPartition, int],
-        before_writing: Callable[[], Awaitable[None]] | None = None,
+        before_append: Callable[[], Awaitable[None]] | None = None,
+        changed_in_front: Collection[str] = (),
     ) -> None:
-        """The rows are encoded, then `before_writing` runs (the consumer's pipelining waits there for the batch
-        in front to commit), then one statement writes them: new identities, snapshots, merges' re-pointing,
-        consumer offsets (`GREATEST`: a late writer never moves an offset back) and the append. Nothing is
-        written before the batch in front committed, so that batch never waits for a lock this one holds."""
-        leads = list(outcome.leads.values())
-        states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
+        """Two statements. First the new identities and the snapshots of the leads, except those in
+        `changed_in_front` (changed by the batch in front, which may not have committed yet). Then
+        `before_append` runs (the consumer's pipelining waits there for the batch in front to commit), and one
+        statement writes those snapshots, the merges' re-pointing (after the wait: it also sees identities the
+        batch in front wrote), the consumer offsets (`GREATEST`: a late writer never moves an offset back) and
+        the append. Nothing the batch in front writes is written before it committed, so it never waits for a
+        lock this batch holds; and only the second statement and the commit are serial between batches."""
+        early: list[Lead] = []
+        late: list[Lead] = []
+        for lead in outcome.leads.values():
+            (late if lead.lead_id in changed_in_front else early).append(lead)
+        if early or outcome.new_identities:
+            await self._write_leads(outcome.new_identities, early)
         events = _event_columns(outcome)
         survivors = _final_survivors(outcome.repointed)
-        # the re-pointing does not see rows inserted by the same statement: new identities go to the survivor
-        identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
-        kinds, values = _columns(identities, 2)
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
-        if before_writing is not None:
-            await before_writing()
-        inserted = await self.conn.fetchval(
-            WRITE,
-            kinds,
-            values,
-            list(identities.values()),
-            [lead.lead_id for lead in leads],
-            [lead.version for lead in leads],
-            states,
+        if before_append is not None:
+            await before_append()
+        await self.conn.execute(
+            WRITE_APPEND,
+            *_snapshot_columns(late),
             list(survivors),
             list(survivors.values()),
             group_id,
@@ -149,8 +155,20 @@ class StoreTransaction:
             APPEND_LOCK,
             *events,
         )
-        if inserted != len(identities):
+
+    async def _write_leads(self, new_identities: Mapping[Identity, str], leads: list[Lead]) -> None:
+        kinds, values = _columns(new_identities, 2)
+        inserted = await self.conn.fetchval(
+            WRITE_LEADS, kinds, values, list(new_identities.values()), *_snapshot_columns(leads)
+        )
+        if inserted != len(new_identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
+
+
+def _snapshot_columns(leads: list[Lead]) -> list[list[Any]]:
+    # as JSON text encoded by orjson (the dialect's jsonb codec would use json.dumps)
+    states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
+    return [[lead.lead_id for lead in leads], [lead.version for lead in leads], states]
 
 
 def _final_survivors(repointed: Mapping[str, str]) -> dict[str, str]:

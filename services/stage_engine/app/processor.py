@@ -153,12 +153,13 @@ class BatchProcessor:
             for event, reason in outcome.rejected:
                 await self._dead_letter(records[event.event_id], f"event {event.event_id}: {reason}")
 
-            async def in_turn() -> None:  # the batch behind may start; this one writes once the one in front committed
-                handoff.decided.set()
+            handoff.decided.set()  # the batch behind may start: this one now only writes
+
+            async def in_turn() -> None:  # the append waits until the batch in front committed
                 if previous is not None:
                     await previous.wait_committed(carried)
 
-            await tx.write(outcome, self._group_id, offsets, in_turn)
+            await tx.write(outcome, self._group_id, offsets, in_turn, carried.leads.keys() if carried else ())
         self._metrics.events.labels("duplicate").inc(len(events) - len(todo))
         self._metrics.events.labels("applied").inc(len(todo) - len(outcome.rejected))
 
