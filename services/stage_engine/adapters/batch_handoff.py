@@ -26,7 +26,10 @@ class PredecessorRolledBack(Exception):
 
 
 class Handoff:
-    def __init__(self) -> None:
+    def __init__(self, in_front: Handoff | None = None) -> None:
+        # the batch behind this one opens its transaction only once the batch in front of this one committed:
+        # at most two transactions are open, and the one behind sees everything but this batch's writes
+        self.in_front_committed = in_front.committed if in_front is not None else None
         self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
         self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`

@@ -21,7 +21,7 @@ from services.stage_engine.adapters.store import EventStore
 log = logging.getLogger(__name__)
 # process(records, the batch in front still committing or None, this batch's handoff to the one behind)
 Process = Callable[[Sequence[ConsumerRecord], Handoff | None, Handoff], Awaitable[None]]
-IN_FLIGHT = 2  # batches at once: one writing and committing, the next deciding (adapters/batch_handoff.py)
+IN_FLIGHT = 2  # open batch transactions: one writing, the next deciding (batch_handoff.py); 1: one at a time
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -109,10 +109,11 @@ class EventsConsumer:
         """Starts the batch beside the one in front; returns once it decided (or is done), so the next fetch,
         decode and decisions overlap its writes and commit."""
         await self._forget_committed()
-        while len(self._in_flight) >= IN_FLIGHT:
-            await self._in_flight.pop(0)[0]
+        if IN_FLIGHT == 1:
+            await self._drain()
+        # the new batch decodes now, and opens its transaction once the batch two in front committed
         previous = self._in_flight[-1][1] if self._in_flight else None
-        handoff = Handoff()
+        handoff = Handoff(previous)
         task = asyncio.create_task(self._process_until_committed(records, previous, handoff))
         self._in_flight.append((task, handoff))
         decided = asyncio.ensure_future(handoff.decided.wait())

@@ -99,6 +99,8 @@ class BatchProcessor:
             offsets: dict[TopicPartition, int] = {}
             for record in records:
                 offsets[(record.topic, record.partition)] = record.offset + 1
+            if previous is not None and previous.in_front_committed is not None:
+                await previous.in_front_committed  # decoded meanwhile; now at most two transactions are open
             for attempt in range(1, 21):
                 try:
                     await self._commit(events, unreadable, offsets, previous, handoff)
