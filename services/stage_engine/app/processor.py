@@ -99,8 +99,6 @@ class BatchProcessor:
             offsets: dict[TopicPartition, int] = {}
             for record in records:
                 offsets[(record.topic, record.partition)] = record.offset + 1
-            if previous is not None and previous.in_front_committed is not None:
-                await previous.in_front_committed  # decoded meanwhile; now at most two transactions are open
             for attempt in range(1, 21):
                 try:
                     await self._commit(events, unreadable, offsets, previous, handoff)
@@ -141,6 +139,10 @@ class BatchProcessor:
         extras = {e.event_id: email_identities(e, self._email_key) for e, _ in first.values()}
         identities = {i for e, _ in first.values() for i in identities_of(e, extras[e.event_id])}
         async with self._store.transaction() as tx:
+            if previous is not None and previous.in_front_committed is not None:
+                # decoded, and BEGIN sent, meanwhile: it takes no snapshot or lock. From here at most two batches
+                # hold locks, and this one sees everything but the batch in front's writes.
+                await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
             fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
             for place, (record, reason) in places.items():
