@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.engine_baselines import engine_rows, eventsourcing_recorder, per_batch, raw_asyncpg
 from bench.engine_process import NO_OUTBOX, SERVE_ENGINE, connect, engine_process, wait_caught_up
 from bench.engine_workload import journeys, one_view_each, produce
-from bench.harness import scratch_stack
+from bench.harness import median_result, scratch_stack
 from services.common.envelope import Event
 from services.common.settings import ServiceSettings
 from services.stage_engine.app.settings import EngineSettings
@@ -125,7 +125,7 @@ async def one_round(events: list[Event], log: Path) -> tuple[list[Pass], str]:
 def report(rounds: list[list[Pass]]) -> None:
     names = [p.name for p in rounds[0]]
     by_name = {name: [r[i] for r in rounds] for i, name in enumerate(names)}
-    median = {name: sorted(ps, key=lambda p: p.rate)[len(ps) // 2] for name, ps in by_name.items()}
+    median = {name: median_result(ps) for name, ps in by_name.items()}
     width = max(map(len, names))
     print(f"  {'':<{width}}  {'envelopes':>9}  {'rows':>7}  {'seconds':>7}  {'events/s':>8}  engine CPU  every pass")
     for name, p in median.items():

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -175,7 +176,15 @@ def _cpu_seconds(server: psutil.Process | None) -> float:
     return float(times.user + times.system)
 
 
-def median_result(results: Sequence[Result]) -> Result:
+class Rated(Protocol):
+    @property
+    def rate(self) -> float: ...
+
+
+AnyPass = TypeVar("AnyPass", bound=Rated)
+
+
+def median_result(results: Sequence[AnyPass]) -> AnyPass:
     """The pass with the median rate (the upper one of the middle two for an even count)."""
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 

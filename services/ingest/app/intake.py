@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common.envelope import EVENT_TYPES
+from services.common.envelope import EVENT_TYPES, Event
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.domain.validation import EventValidator
@@ -36,33 +36,33 @@ class Intake:
 
     async def accept(self, items: Sequence[object], source: str) -> IntakeResult:
         """Raises BrokerUnavailable when Kafka did not acknowledge: then none of the batch counts as accepted."""
+        events, errors = self._validate(items, source)
+        await self._publish(source, events)
+        self._count(source, "accepted", (e.type for e in events))
+        return IntakeResult(len(events), errors)
+
+    async def accept_once(self, items: Sequence[object], source: str, ledger: DeliveryLedger) -> IntakeResult:
+        """Like `accept`, for a CRM that redelivers with the same event ids: an id already in Kafka is skipped."""
+        valid, errors = self._validate(items, source)
+        async with ledger.claim(source, (e.event_id for e in valid)) as new_ids:
+            events = list({e.event_id: e for e in valid if e.event_id in new_ids}.values())  # one copy per id
+            await self._publish(source, events)
+        self._count(source, "accepted", (e.type for e in events))
+        repeated = collections.Counter(e.type for e in valid) - collections.Counter(e.type for e in events)
+        self._count(source, "duplicate", repeated.elements())
+        return IntakeResult(len(events), errors, len(valid) - len(events))
+
+    def _validate(self, items: Sequence[object], source: str) -> tuple[list[Event], list[dict[str, Any]]]:
         result = self._validator.validate_batch(items, source=source, received_at=datetime.now(UTC))
         self._count(source, "invalid", (_type_label(items[i]) for i in {e.index for e in result.errors}))
-        events = [event for _, event in result.accepted]
+        return [event for _, event in result.accepted], [e.as_dict() for e in result.errors]
+
+    async def _publish(self, source: str, events: list[Event]) -> None:
         try:
             await self._publisher.publish(events)
         except BrokerUnavailable:
             self._count(source, "unavailable", (e.type for e in events))
             raise
-        self._count(source, "accepted", (e.type for e in events))
-        return IntakeResult(len(events), [e.as_dict() for e in result.errors])
-
-    async def accept_once(self, items: Sequence[object], source: str, ledger: DeliveryLedger) -> IntakeResult:
-        """Like `accept`, for a CRM that redelivers with the same event ids: an id already in Kafka is skipped."""
-        result = self._validator.validate_batch(items, source=source, received_at=datetime.now(UTC))
-        self._count(source, "invalid", (_type_label(items[i]) for i in {e.index for e in result.errors}))
-        valid = [event for _, event in result.accepted]
-        async with ledger.claim(source, (e.event_id for e in valid)) as new_ids:
-            events = list({e.event_id: e for e in valid if e.event_id in new_ids}.values())  # one copy per id
-            try:
-                await self._publisher.publish(events)
-            except BrokerUnavailable:
-                self._count(source, "unavailable", (e.type for e in events))
-                raise
-        self._count(source, "accepted", (e.type for e in events))
-        repeated = collections.Counter(e.type for e in valid) - collections.Counter(e.type for e in events)
-        self._count(source, "duplicate", repeated.elements())
-        return IntakeResult(len(events), [e.as_dict() for e in result.errors], len(valid) - len(events))
 
     def _count(self, source: str, outcome: str, types: Iterable[str]) -> None:
         for kind, n in collections.Counter(types).items():

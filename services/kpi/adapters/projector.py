@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kpi.adapters.projection_store import lock_checkpoint, project_next, set_checkpoint, store_head
 from services.kpi.adapters.summary_store import ready, refresh
-from services.kpi.app.settings import KpiSettings
 from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ class Projector:
     def __init__(
         self,
         engine: AsyncEngine,
-        settings: KpiSettings,
         model: StageModel,
         registry: CollectorRegistry,
         *,
@@ -47,7 +45,6 @@ class Projector:
         retry_seconds: float = 1.0,
     ) -> None:
         self._engine = engine
-        self._settings = settings
         self._model = model
         self._batch = batch
         self._idle = idle_seconds

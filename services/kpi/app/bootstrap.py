@@ -56,7 +56,7 @@ def create_app(
             tasks: list[asyncio.Task[None]] = []
             # Hook (a): the projector keeps the projection tables up to date with the event store.
             if run_projector:
-                projector = Projector(engine, settings, model, registry)
+                projector = Projector(engine, model, registry)
                 tasks.append(asyncio.create_task(projector.run(), name="kpi-projector"))
             # The Prometheus collector reads the projections at scrape time (cached metrics_cache_seconds).
             collector = KpiCollector(engine, model, settings.metrics_cache_seconds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,9 +62,6 @@ async def producer(engine_settings: EngineSettings) -> AsyncIterator[Producer]:
     await p.start()
     yield Producer(p, engine_settings.events_topic)
     await p.stop()
-
-
-EngineFactory = Callable[..., Any]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from services.common.migrate import upgrade
 from services.stage_engine.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer, envelope
-from tests.integration.engine.workload import fingerprint, processed, workload
+from tests.integration.engine.workload import all_processed, fingerprint, workload
 from tests.stack import consume, eventually, unique
 
 
@@ -75,7 +75,7 @@ async def test_two_engines_in_one_group_build_the_same_store_as_one(
 
     first, second = create_app(engine_settings), create_app(engine_settings)
     async with first.router.lifespan_context(first), second.router.lifespan_context(second):
-        await eventually(lambda: _all(engine, distinct), 120, f"{distinct} events processed by two engines")
+        await eventually(lambda: all_processed(engine, distinct), 120, f"{distinct} events processed by two engines")
     two = await fingerprint(engine)
 
     reference_schema = unique("ref")
@@ -91,17 +91,13 @@ async def test_two_engines_in_one_group_build_the_same_store_as_one(
     try:
         solo = create_app(solo_settings)
         async with solo.router.lifespan_context(solo):
-            await eventually(lambda: _all(reference, distinct), 120, "the single engine processed everything")
+            await eventually(lambda: all_processed(reference, distinct), 120, "the single engine processed everything")
         assert await fingerprint(reference) == two
         assert len(two) > distinct  # a real store: several domain events per envelope
     finally:
         await reference.dispose()
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{reference_schema}" CASCADE'))
-
-
-async def _all(engine: AsyncEngine, count: int) -> bool:
-    return await processed(engine) == count
 
 
 async def test_one_person_on_two_partitions_under_two_engines_ends_as_one_lead(
@@ -138,7 +134,7 @@ async def test_one_person_on_two_partitions_under_two_engines_ends_as_one_lead(
     await producer.producer.flush()
     first, second = create_app(engine_settings), create_app(engine_settings)
     async with first.router.lifespan_context(first), second.router.lifespan_context(second):
-        await eventually(lambda: _all(engine, 2 * persons), 120, "both events of every person processed")
+        await eventually(lambda: all_processed(engine, 2 * persons), 120, "both events of every person processed")
     async with engine.connect() as conn:
         live = await conn.scalar(text("SELECT count(*) FROM lead_snapshots WHERE state->>'merged_into' IS NULL"))
         owners = (

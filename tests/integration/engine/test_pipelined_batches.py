@@ -14,7 +14,7 @@ from services.stage_engine.adapters import consumer
 from services.stage_engine.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer
-from tests.integration.engine.workload import fingerprint, processed, workload
+from tests.integration.engine.workload import all_processed, fingerprint, workload
 from tests.stack import eventually, unique
 
 BATCH = 5
@@ -31,7 +31,7 @@ async def test_pipelined_small_batches_build_the_same_store_as_one_batch_at_a_ti
 
     pipelined = create_app(engine_settings.model_copy(update={"max_batch_records": BATCH}))
     async with pipelined.router.lifespan_context(pipelined):
-        await eventually(lambda: _all(engine, distinct), 120, f"{distinct} events processed, pipelined")
+        await eventually(lambda: all_processed(engine, distinct), 120, f"{distinct} events processed, pipelined")
     two_in_flight = await fingerprint(engine), await _identity_index(engine)
     assert await _out_of_store_order(engine) == 0
 
@@ -46,17 +46,13 @@ async def test_pipelined_small_batches_build_the_same_store_as_one_batch_at_a_ti
             )
         )
         async with one_at_a_time.router.lifespan_context(one_at_a_time):
-            await eventually(lambda: _all(reference, distinct), 120, "the same events, one batch at a time")
+            await eventually(lambda: all_processed(reference, distinct), 120, "the same events, one batch at a time")
         assert (await fingerprint(reference), await _identity_index(reference)) == two_in_flight
         assert len(two_in_flight[0]) > distinct
     finally:
         await reference.dispose()
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{reference_schema}" CASCADE'))
-
-
-async def _all(engine: AsyncEngine, count: int) -> bool:
-    return await processed(engine) == count
 
 
 async def _out_of_store_order(engine: AsyncEngine) -> int:

@@ -100,3 +100,7 @@ async def fingerprint(engine: AsyncEngine) -> list[tuple[Any, ...]]:
 async def processed(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM processed_events")) or 0)
+
+
+async def all_processed(engine: AsyncEngine, count: int) -> bool:
+    return await processed(engine) == count

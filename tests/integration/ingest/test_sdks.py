@@ -62,10 +62,6 @@ async def _check(settings: IngestSettings, run: str, sent_ids: list[str]) -> Non
         assert record.key.decode() == (event["lead_id"] or event["anonymous_id"])
 
 
-def _message_ids(client: Any) -> list[str]:
-    return list(client.sent_ids)
-
-
 class _Recorder:
     """Wraps an SDK client to remember the messageIds it generated (returned by each call)."""
 

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from services.kpi.adapters.projector import Projector, transaction
-from services.kpi.app.settings import KpiSettings
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.event_codec import to_dict
@@ -87,9 +86,8 @@ async def projected(engine: AsyncEngine) -> tuple[int, int, int]:
         )
 
 
-def projector(engine: AsyncEngine, settings: ServiceSettings) -> Projector:
-    kpi = KpiSettings(**settings.model_dump(include=set(KpiSettings.model_fields) - {"port"}))
-    return Projector(engine, kpi, MODEL, CollectorRegistry(), batch=1)
+def projector(engine: AsyncEngine) -> Projector:
+    return Projector(engine, MODEL, CollectorRegistry(), batch=1)
 
 
 async def test_an_append_held_open_is_projected_once_after_it_commits(
@@ -98,7 +96,7 @@ async def test_an_append_held_open_is_projected_once_after_it_commits(
     await upgrade(settings.database_url, settings.database_schema)
     store, pids = EventStore(engine), []
     await store_append(store, "early", pids)
-    assert await projector(engine, settings).catch_up() == 2
+    assert await projector(engine).catch_up() == 2
 
     taken, hold = asyncio.Event(), asyncio.Event()
     held = asyncio.create_task(store_append(store, "held", pids, taken, hold))
@@ -117,13 +115,13 @@ async def test_an_append_held_open_is_projected_once_after_it_commits(
         return len(pids) == 5 and int(waiting or 0) + sum(t.done() for t in later) == len(later)
 
     await eventually(each_later_waits_or_committed, 10, "the later appends waiting for the held one, or committed")
-    one, two = projector(engine, settings), projector(engine, settings)
+    one, two = projector(engine), projector(engine)
     await asyncio.gather(one.catch_up(), two.catch_up())  # two replicas while the held one is open
     assert "held" not in await transitions_by_lead(engine)
 
     hold.set()
     await asyncio.gather(held, *later)
-    counts = await asyncio.gather(one.catch_up(), two.catch_up(), projector(engine, settings).catch_up())
+    counts = await asyncio.gather(one.catch_up(), two.catch_up(), projector(engine).catch_up())
     assert sum(counts) == 8  # the held lead and the three later ones, each record applied once in all
 
     expected = {lead: 1 for lead in ("early", "held", "later0", "later1", "later2")}
@@ -141,7 +139,7 @@ async def test_without_the_append_lock_a_reader_by_position_skips_the_late_commi
     held = asyncio.create_task(naive_append(engine, "held", taken, hold))
     await asyncio.wait_for(taken.wait(), 10)
     await naive_append(engine, "later")  # commits first, with larger positions
-    reader = projector(engine, settings)
+    reader = projector(engine)
     assert await reader.catch_up() == 2
     hold.set()
     await held

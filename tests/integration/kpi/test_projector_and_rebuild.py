@@ -75,7 +75,7 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
 
     settings = kpi_settings(engine_settings)
     registry = CollectorRegistry()
-    projector = Projector(engine, settings, MODEL, registry, batch=50, idle_seconds=0.05)
+    projector = Projector(engine, MODEL, registry, batch=50, idle_seconds=0.05)
     running = asyncio.create_task(projector.run())  # beside the engines: batches cut wherever they fall
     try:
         first, second = create_app(engine_settings), create_app(engine_settings)
@@ -115,7 +115,7 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
             await conn.execute(text(f"DELETE FROM {table}"))
         await conn.execute(text("DELETE FROM kpi_leads"))
         await conn.execute(text("DELETE FROM kpi_checkpoint"))
-    assert await Projector(engine, settings, MODEL, CollectorRegistry(), batch=997).catch_up() == result.events
+    assert await Projector(engine, MODEL, CollectorRegistry(), batch=997).catch_up() == result.events
     assert await checksums(engine) == live
 
     bar = io.StringIO()

@@ -20,10 +20,8 @@ import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import metadata
 from services.common.settings import ServiceSettings
 from services.kpi.adapters.tables import (
-    kpi_checkpoint,
     kpi_feedback,
     kpi_leads,
     kpi_revenue,
@@ -34,19 +32,12 @@ from services.kpi.adapters.tables import (
 from services.kpi.app.bootstrap import create_app
 from services.kpi.app.settings import KpiSettings
 from services.stage_engine.domain.model import default_model
+from tests.kpi_dataset import create_kpi_tables
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 D = timedelta(days=1)
 MODEL = default_model()
-KPI_TABLES = [kpi_checkpoint, kpi_stays, kpi_transitions, kpi_leads, kpi_revenue, kpi_revenue_shares, kpi_feedback]
-
-
-async def create_tables(engine: AsyncEngine) -> None:
-    """In the test's own schema, always: with checkfirst, tables visible through the search path (a migrated
-    `public`) would count as existing and the rows would land there."""
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: metadata.create_all(sync, tables=KPI_TABLES, checkfirst=False))
 
 
 @contextlib.asynccontextmanager
@@ -148,7 +139,7 @@ class Scenario:
         )  # fmt: skip
 
     async def write(self, engine: AsyncEngine) -> None:
-        await create_tables(engine)
+        await create_kpi_tables(engine)
         tables = [
             (kpi_stays, self.stays), (kpi_transitions, self.transitions), (kpi_leads, list(self.leads.values())),
             (kpi_revenue, self.revenue), (kpi_revenue_shares, self.shares), (kpi_feedback, self.feedbacks),
