@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 
 from services.common.settings import ServiceSettings
-from tests.stack import free_port, settings_env, unique
+from tests.stack import children, free_port, settings_env, unique
 
 REPO = Path(__file__).resolve().parents[1]
 SERVE_ENGINE = (str(REPO / ".venv" / "bin" / "stagetrack"), "serve", "engine")
@@ -42,6 +42,12 @@ def proc_status(pid: int, field: str) -> int:
     match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
     assert match, f"{field} not in /proc/{pid}/status"
     return int(match.group(1)) * 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spawn(argv: Sequence[str], settings: ServiceSettings, port: int, group: str, log: Path) -> subprocess.Popen[bytes]:
@@ -74,21 +80,27 @@ class Engine:
         return self.proc.pid
 
     def pause(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def processes(self) -> list[int]:
+        """The engine and its outbox publisher process (when it has one)."""
+        return [self.pid, *children(self.pid)]
 
     def rss(self) -> int:
-        return proc_status(self.pid, "VmRSS")
+        return sum(proc_status(pid, "VmRSS") for pid in self.processes())
 
-    def peak_rss(self) -> int:
-        return proc_status(self.pid, "VmHWM")
+    def peak_rss(self) -> list[int]:
+        """Peak RSS (VmHWM) of each process, the engine's first."""
+        return [proc_status(pid, "VmHWM") for pid in self.processes()]
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the engine process so far (/proc/<pid>/stat, in clock ticks)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time so far of the engine and its outbox publisher process."""
+        return sum(cpu_seconds(pid) for pid in self.processes())
 
     async def metric(self, sample: str) -> float:
         """The sum of the samples on /metrics named `sample` (a name, or a name with its labels in braces)."""

@@ -66,6 +66,15 @@ def settings_env(settings: ServiceSettings, **extra: str) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def served(service: str, settings: ServiceSettings, log: Path, **env: str) -> AsyncIterator[str]:
     """Runs `stagetrack serve SERVICE` as a real process on a free port; yields its base URL."""
+    async with served_process(service, settings, log, **env) as (url, _):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def served_process(
+    service: str, settings: ServiceSettings, log: Path, **env: str
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`served`, yielding the process too."""
     port = free_port()
     name = {"ingest": "INGEST", "engine": "ENGINE", "kpi": "KPI"}[service]
     proc = subprocess.Popen(
@@ -83,13 +92,25 @@ async def served(service: str, settings: ServiceSettings, log: Path, **env: str)
                 return (await client.get(f"{url}/healthz")).status_code == 200
 
             await eventually(alive, 30, f"{service} answering on {url}")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (the engine's outbox publisher), from /proc/*/stat."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                state, parent = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if int(parent) == pid and state != "Z":
+                    found.append(int(entry.name))
+    return found
 
 
 async def consume(settings: ServiceSettings, topic: str, count: int, within: float = 30) -> list[ConsumerRecord]:

@@ -3,7 +3,8 @@
 One publisher at a time across engines (a session advisory lock); the cursor advances only after Kafka
 acknowledged, so delivery is at-least-once and consumers dedupe by `position`.
 
-It shares the engine's process and event loop, so it is kept cheap per row: rows are read through asyncpg
+`stagetrack serve engine` runs it in a child process (`app/outbox_process.py`), beside the consumer; it is
+still kept cheap per row: rows are read through asyncpg
 with the event as text (spliced into the record, not decoded and re-encoded), records are appended to one
 Kafka batch per partition (one future per batch, not per record), and the next rows are read while Kafka
 acknowledges the previous ones. A lead's records keep store order: one partition per lead, batches of a
@@ -14,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.kafka import durable_producer
@@ -39,20 +39,17 @@ class OutboxPublisher:
         engine: AsyncEngine,
         bootstrap_servers: str,
         topic: str,
-        registry: CollectorRegistry,
+        on_published: Callable[[int], None] = lambda position: None,
         batch: int = 2000,
         idle_seconds: float = 0.1,
     ) -> None:
+        """`on_published(position)`: every store position up to it is acknowledged by Kafka (the metric)."""
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._topic = topic
+        self._on_published = on_published
         self._batch = batch
         self._idle = idle_seconds
-        self._published = Gauge(
-            "stagetrack_engine_published_position",
-            "Store position published to stagetrack.lead-events",
-            registry=registry,
-        )
 
     async def run(self) -> None:
         while True:
@@ -131,7 +128,7 @@ class OutboxPublisher:
             CURSOR,
             position,
         )
-        self._published.set(position)
+        self._on_published(position)
 
 
 async def _lead_publishing(db: asyncpg.Connection) -> None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,8 +65,9 @@ async def test_every_stored_event_is_published_once_by_lead_in_store_order(
 ) -> None:
     monkeypatch.setattr(outbox, "KAFKA_BATCH_BYTES", 2048)  # several Kafka batches per partition and read
     rows = await _store_rows(engine)
+    acknowledged: list[int] = []
     publisher = OutboxPublisher(
-        engine, engine_settings.kafka_bootstrap_servers, engine_settings.lead_events_topic, CollectorRegistry(), 37
+        engine, engine_settings.kafka_bootstrap_servers, engine_settings.lead_events_topic, acknowledged.append, 37
     )
     task = asyncio.create_task(publisher.run())
     try:
@@ -94,6 +94,7 @@ async def test_every_stored_event_is_published_once_by_lead_in_store_order(
             if r.partition == partition
         ]
         assert in_log == sorted(in_log), f"partition {partition} out of store order"
+    assert acknowledged == sorted(acknowledged) and acknowledged[-1] == ROWS  # the metric's source
 
 
 async def _cursor_at(engine: AsyncEngine, position: int) -> bool:
