@@ -14,10 +14,16 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.stage_engine.adapters.snapshot_codec import lead_from_dict, lead_to_dict
+from services.stage_engine.adapters.snapshot_codec import lead_from_dict
+from services.stage_engine.adapters.store_documents import (
+    events_document,
+    identities_document,
+    owners_document,
+    snapshots_document,
+    strings_document,
+)
 from services.stage_engine.adapters.store_statements import CLAIM, WRITE_APPEND, WRITE_LEADS
 from services.stage_engine.domain.batch import BatchOutcome
-from services.stage_engine.domain.event_codec import to_dict
 from services.stage_engine.domain.lead import Identity, Lead
 
 # Serializes the append step of concurrent writers so positions follow commit order (ARCHITECTURE, guarantee 4).
@@ -43,13 +49,8 @@ class StoreTransaction:
         point at (sorted, like `leads`; not those in `not_loading`). Returns the ids not taken before
         (duplicates are skipped), identity -> lead for the identities already known, and the leads loaded
         (those they were merged into are not followed here: see `leads`)."""
-        kinds, values = _columns(identities, 2)
         rows = await self.conn.fetch(
-            CLAIM,
-            event_ids,
-            kinds,
-            values,
-            list(not_loading),
+            CLAIM, strings_document(event_ids), identities_document(identities), strings_document(not_loading)
         )
         fresh, owners, leads = set(), {}, {}
         for what, a, b, c in rows:
@@ -98,14 +99,14 @@ class StoreTransaction:
             (late if lead.lead_id in changed_in_front else early).append(lead)
         if early or outcome.new_identities:
             await self._write_leads(outcome.new_identities, early)
-        events = _event_columns(outcome)
+        events = events_document(outcome.appended)
         survivors = _final_survivors(outcome.repointed)
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
         if before_append is not None:
             await before_append()
         await self.conn.execute(
             WRITE_APPEND,
-            *_snapshot_columns(late),
+            snapshots_document(late),
             list(survivors),
             list(survivors.values()),
             group_id,
@@ -113,22 +114,14 @@ class StoreTransaction:
             partitions,
             next_offsets,
             APPEND_LOCK,
-            *events,
+            events,
+            len(outcome.appended),
         )
 
     async def _write_leads(self, new_identities: Mapping[Identity, str], leads: list[Lead]) -> None:
-        kinds, values = _columns(new_identities, 2)
-        inserted = await self.conn.fetchval(
-            WRITE_LEADS, kinds, values, list(new_identities.values()), *_snapshot_columns(leads)
-        )
+        inserted = await self.conn.fetchval(WRITE_LEADS, owners_document(new_identities), snapshots_document(leads))
         if inserted != len(new_identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
-
-
-def _snapshot_columns(leads: list[Lead]) -> list[list[Any]]:
-    # as JSON text encoded by orjson (the dialect's jsonb codec would use json.dumps)
-    states = [orjson.dumps(lead_to_dict(lead)).decode() for lead in leads]
-    return [[lead.lead_id for lead in leads], [lead.version for lead in leads], states]
 
 
 def _final_survivors(repointed: Mapping[str, str]) -> dict[str, str]:
@@ -142,16 +135,6 @@ def _final_survivors(repointed: Mapping[str, str]) -> dict[str, str]:
             survivor = repointed[survivor]
         final[absorbed] = survivor
     return final
-
-
-def _event_columns(outcome: BatchOutcome) -> list[list[Any]]:
-    rows: list[tuple[Any, ...]] = []
-    for event, version in outcome.appended:
-        data = to_dict(event)
-        rows.append(
-            (event.lead_id, version, data["type"], event.cause_event_id, event.occurred_at, orjson.dumps(data).decode())
-        )
-    return _columns(rows, 6)  # six empty columns when nothing was appended
 
 
 def _columns(rows: Iterable[Iterable[Any]], width: int) -> list[list[Any]]:

@@ -1,48 +1,57 @@
-"""The SQL of the store's batch transaction (`store.StoreTransaction`): one statement per round trip."""
+"""The SQL of the store's batch transaction (`store.StoreTransaction`): one statement per round trip.
+
+Rows come in as JSON documents (`store_documents.py`), unpacked here with jsonb_array_elements: `$n::text::jsonb`
+is parsed once per statement."""
 
 from __future__ import annotations
 
-# Claims the event ids, looks the identities up, locks and loads the leads they point at (not those in $4).
+# Claims the event ids ($1, ["id", ...]), looks the identities up ($2, [[kind, value], ...]), locks and loads the
+# leads they point at (not those in $3, ["lead", ...]).
 CLAIM = (
-    "WITH claimed AS (INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) "
+    "WITH claimed AS (INSERT INTO processed_events (event_id) SELECT jsonb_array_elements_text($1::text::jsonb) "
     "ON CONFLICT DO NOTHING RETURNING event_id), "
+    "wanted AS (SELECT q->>0 AS kind, q->>1 AS value FROM jsonb_array_elements($2::text::jsonb) q), "
     "owners AS MATERIALIZED (SELECT i.kind, i.value, i.lead_id FROM lead_identities i "
-    "JOIN unnest($2::text[], $3::text[]) AS q(kind, value) USING (kind, value)), "
+    "JOIN wanted USING (kind, value)), "
     "locked AS (SELECT s.lead_id, s.state::text AS state FROM lead_snapshots s "
-    "WHERE s.lead_id IN (SELECT lead_id FROM owners) AND s.lead_id <> ALL($4::text[]) "
+    "WHERE s.lead_id IN (SELECT lead_id FROM owners) "
+    "AND s.lead_id NOT IN (SELECT jsonb_array_elements_text($3::text::jsonb)) "
     "ORDER BY s.lead_id FOR UPDATE) "
     "SELECT 0 AS what, event_id AS a, NULL::text AS b, NULL::text AS c FROM claimed UNION ALL "
     "SELECT 1, lead_id, kind, value FROM owners UNION ALL "
     "SELECT 2, lead_id, state, NULL FROM locked"
 )
 
-# A batch's writes, in two statements (see `StoreTransaction.write`).
+# Snapshots ([[lead_id, version, state], ...]) inserted or replaced, as a CTE of the statements below.
+_SNAPSHOTS = (
+    "INSERT INTO lead_snapshots (lead_id, version, state) "
+    "SELECT r->>0, (r->>1)::int, r->2 FROM jsonb_array_elements({param}::text::jsonb) r "
+    "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state"
+)
+
+# A batch's writes, in two statements (see `StoreTransaction.write`). New identities: $1, [[kind, value, lead_id], ...].
 WRITE_LEADS = (
     "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING 1), "
-    "snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
-    "SELECT * FROM unnest($4::text[], $5::int[], $6::jsonb[]) "
-    "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state) "
+    "SELECT r->>0, r->>1, r->>2 FROM jsonb_array_elements($1::text::jsonb) r ON CONFLICT DO NOTHING RETURNING 1), "
+    f"snapshots AS ({_SNAPSHOTS.format(param='$2')}) "
     "SELECT count(*) FROM inserted"
 )
 # The append: the lock (APPEND_LOCK, hash of the schema), then the positions taken after it, sorted and
-# numbered 1..n, joined to the rows by their order.
+# numbered 1..n, joined to the events ($9, [[version, type, event], ...], $10 of them) by their order.
 WRITE_APPEND = (
-    "WITH snapshots AS (INSERT INTO lead_snapshots (lead_id, version, state) "
-    "SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) "
-    "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state), "
+    f"WITH snapshots AS ({_SNAPSHOTS.format(param='$1')}), "
     "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
-    "FROM unnest($4::text[], $5::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
+    "FROM unnest($2::text[], $3::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
     "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-    "SELECT $6, * FROM unnest($7::text[], $8::int[], $9::bigint[]) "
+    "SELECT $4, * FROM unnest($5::text[], $6::int[], $7::bigint[]) "
     "ON CONFLICT (group_id, topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
-    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($10::int, hashtext(current_schema()))), "
+    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($8::int, hashtext(current_schema()))), "
     "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
-    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, cardinality($11::text[]))) s) "
+    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, $10::int)) s) "
     "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
-    "SELECT positions.p, r.lead_id, r.version, r.type, r.cause_event_id, r.occurred_at, r.data "
-    "FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::timestamptz[], $16::jsonb[]) "
-    "WITH ORDINALITY AS r(lead_id, version, type, cause_event_id, occurred_at, data, n) "
+    "SELECT positions.p, r.e->2->>'lead_id', (r.e->>0)::int, r.e->>1, r.e->2->>'cause_event_id', "
+    "(r.e->2->>'occurred_at')::timestamptz, jsonb_build_object('type', r.e->1) || (r.e->2) "
+    "FROM jsonb_array_elements($9::text::jsonb) WITH ORDINALITY AS r(e, n) "
     "JOIN positions USING (n)"
 )

@@ -7,10 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.envelope import EVENT_TYPES, Event
+from services.stage_engine.adapters.snapshot_codec import lead_to_dict
+from services.stage_engine.adapters.store_documents import events_document, snapshots_document
 from services.stage_engine.domain.decide import decide
 from services.stage_engine.domain.event_codec import from_dict, to_dict
 from services.stage_engine.domain.events import DomainEvent, LeadsMerged, RevenueBooked, ScoreChanged, StageChanged
@@ -109,12 +112,21 @@ def run(sequence: list[Event]) -> tuple[Lead, list[DomainEvent]]:
         for domain_event in out:
             lead = evolve(lead, domain_event)
             assert from_dict(json.loads(json.dumps(to_dict(domain_event)))) == domain_event
+            stored_forms_agree(domain_event, lead)
         assert lead is not None and lead.stage in MODEL.stages  # exactly one stage after every event
         for booked in (e for e in out if isinstance(e, RevenueBooked)):
             check_revenue(booked, lead)
         history.extend(out)
     assert lead is not None
     return lead, history
+
+
+def stored_forms_agree(domain_event: DomainEvent, lead: Lead) -> None:
+    """The store's documents (orjson's own dataclass serialization) carry exactly what the dict codecs write."""
+    [[version, kind, stored]] = orjson.loads(events_document([(domain_event, 7)]))
+    assert (version, {"type": kind, **stored}) == (7, to_dict(domain_event))
+    [[lead_id, version, state]] = orjson.loads(snapshots_document([lead]))
+    assert (lead_id, version, state) == (lead.lead_id, lead.version, lead_to_dict(lead))
 
 
 def check_change(change: StageChanged, before: Lead | None) -> None:
@@ -175,6 +187,8 @@ def test_merging_two_random_leads(first: list[Event], second: list[Event]) -> No
         assert isinstance(merged, LeadsMerged)
         streams[merged.lead_id].append(merged)
     merged_survivor, merged_absorbed = fold(streams[survivor.lead_id]), fold(streams[absorbed.lead_id])
+    for merged in out:
+        stored_forms_agree(merged, merged_survivor if merged.lead_id == survivor.lead_id else merged_absorbed)
     assert merged_survivor.score == a.score + b.score
     assert merged_survivor.stage in (a.stage, b.stage)
     ranks = [MODEL.stages[s].merge_rank for s in (a.stage, b.stage) if s]
