@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from services.common.envelope import EnvelopeError, Event, decode
 from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
 from services.stage_engine.adapters.store import EventStore, IdentityRace, StoreTransaction, TopicPartition
-from services.stage_engine.domain.batch import BatchOutcome, apply_batch, identities_of
+from services.stage_engine.domain.batch import BatchApplier, BatchOutcome, identities_of
 from services.stage_engine.domain.email_identity import email_identities
 from services.stage_engine.domain.lead import Identity, Lead
 from services.stage_engine.domain.model_types import StageModel
@@ -30,6 +30,8 @@ class DeadLetterSink(Protocol):
     async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None: ...
 
 
+# Envelopes decoded or applied between two turns of the event loop (~50 µs each: a turn every few ms).
+YIELD_EVERY = 64
 RETRYABLE = (IdentityRace, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
@@ -91,11 +93,13 @@ class BatchProcessor:
         with self._metrics.batch_seconds.time():
             events: list[tuple[Event, ConsumerRecord]] = []
             unreadable: list[tuple[ConsumerRecord, str]] = []
-            for record in records:
+            for n, record in enumerate(records, 1):
                 try:
                     events.append((decode(record.value), record))
                 except EnvelopeError as exc:
                     unreadable.append((record, str(exc)))
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # see `_apply`
             offsets: dict[TopicPartition, int] = {}
             for record in records:
                 offsets[(record.topic, record.partition)] = record.offset + 1
@@ -151,7 +155,7 @@ class BatchProcessor:
             todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
             applied = [(e, extras[e.event_id]) for e, _ in todo]
             leads = await _leads(tx, identities, owners, loaded, carried)
-            outcome = apply_batch(applied, leads, owners, self._model)
+            outcome = await _apply(applied, leads, owners, self._model)
             handoff.outcome = outcome
             records = {e.event_id: r for e, r in todo}
             for event, reason in outcome.rejected:
@@ -171,6 +175,22 @@ class BatchProcessor:
         log.warning("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
         await self._dead_letters.send(record.value, record.key, reason, (record.topic, record.partition, record.offset))
         self._metrics.events.labels("dead_lettered").inc()
+
+
+async def _apply(
+    events: list[tuple[Event, tuple[Identity, ...]]],
+    leads: dict[str, Lead],
+    owners: dict[Identity, str],
+    model: StageModel,
+) -> BatchOutcome:
+    """`apply_batch`, giving the event loop a turn every YIELD_EVERY envelopes: the batch in flight beside this one
+    waits for its replies (the append, the commit) to be read, and they are the serial part of the pipeline."""
+    batch = BatchApplier(leads, owners, model)
+    for n, (event, extra) in enumerate(events, 1):
+        batch.apply(event, extra)
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return batch.outcome
 
 
 async def _leads(

@@ -45,17 +45,31 @@ def apply_batch(
 ) -> BatchOutcome:
     """`events`: (envelope, extra identities such as the email hash); `leads`: the current state of every lead
     `index` points at for these events; `index`: identity -> lead id for every identity they carry."""
-    out = BatchOutcome()
-    state: dict[str, Lead] = dict(leads)
-    ids: dict[Identity, str] = dict(index)
+    batch = BatchApplier(leads, index, model)
     for event, extra in events:
+        batch.apply(event, extra)
+    return batch.outcome
+
+
+class BatchApplier:
+    """`apply_batch` one envelope at a time, so the adapter can let its event loop breathe between envelopes
+    (the other batch in flight waits for its PostgreSQL replies to be read)."""
+
+    def __init__(self, leads: Mapping[str, Lead], index: Mapping[Identity, str], model: StageModel) -> None:
+        self.outcome = BatchOutcome()
+        self._state: dict[str, Lead] = dict(leads)
+        self._ids: dict[Identity, str] = dict(index)
+        self._model = model
+
+    def apply(self, event: Event, extra: tuple[Identity, ...]) -> None:
+        out, ids = self.outcome, self._ids
         try:
-            changes = _apply_one(event, extra, state, ids, model)
+            changes = _apply_one(event, extra, self._state, ids, self._model)
         except Exception as exc:  # poison never blocks: any failure of one event rejects only that event
             out.rejected.append((event, f"{type(exc).__name__}: {exc}"))
-            continue
+            return
         for domain_event, lead in changes:
-            state[lead.lead_id] = lead
+            self._state[lead.lead_id] = lead
             out.leads[lead.lead_id] = lead
             out.appended.append((domain_event, lead.version))
             if isinstance(domain_event, IdentityLinked):
@@ -68,7 +82,6 @@ def apply_batch(
                     if owner == domain_event.absorbed_id:
                         ids[identity] = domain_event.survivor_id
         out.applied[event.event_id] = changes[-1][1].lead_id if changes else ""
-    return out
 
 
 def _apply_one(
