@@ -25,33 +25,58 @@ CLAIM = (
 # Snapshots ([[lead_id, version, state], ...]) inserted or replaced, as a CTE of the statements below.
 _SNAPSHOTS = (
     "INSERT INTO lead_snapshots (lead_id, version, state) "
-    "SELECT r->>0, (r->>1)::int, r->2 FROM jsonb_array_elements({param}::text::jsonb) r "
+    "SELECT r->>0, (r->>1)::int, r->2 FROM jsonb_array_elements({p}::text::jsonb) r "
     "ON CONFLICT (lead_id) DO UPDATE SET version = excluded.version, state = excluded.state"
 )
-
-# A batch's writes, in two statements (see `StoreTransaction.write`). New identities: $1, [[kind, value, lead_id], ...].
-WRITE_LEADS = (
-    "WITH inserted AS (INSERT INTO lead_identities (kind, value, lead_id) "
-    "SELECT r->>0, r->>1, r->>2 FROM jsonb_array_elements($1::text::jsonb) r ON CONFLICT DO NOTHING RETURNING 1), "
-    f"snapshots AS ({_SNAPSHOTS.format(param='$2')}) "
-    "SELECT count(*) FROM inserted"
+# New identities ([[kind, value, lead_id], ...]); an identity another engine claimed first is not counted.
+_IDENTITIES = (
+    "INSERT INTO lead_identities (kind, value, lead_id) "
+    "SELECT r->>0, r->>1, r->>2 FROM jsonb_array_elements({p}::text::jsonb) r ON CONFLICT DO NOTHING RETURNING 1"
 )
-# The append: the lock (APPEND_LOCK, hash of the schema), then the positions taken after it, sorted and
-# numbered 1..n, joined to the events ($9, [[version, type, event], ...], $10 of them) by their order.
-WRITE_APPEND = (
-    f"WITH snapshots AS ({_SNAPSHOTS.format(param='$1')}), "
+# The merges' re-pointing (absorbed[], survivor[]), the consumer offsets (group, topic[], partition[], offset[]:
+# GREATEST, a late writer never moves one back), then the append: the lock (APPEND_LOCK, hash of the schema),
+# the positions taken after it, sorted and numbered 1..n, joined to the events ([[version, type, event], ...],
+# {n} of them) by their order.
+_APPEND = (
     "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
-    "FROM unnest($2::text[], $3::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
+    "FROM unnest({absorbed}::text[], {survivor}::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
     "stored_offsets AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
-    "SELECT $4, * FROM unnest($5::text[], $6::int[], $7::bigint[]) "
+    "SELECT {group}, * FROM unnest({topics}::text[], {partitions}::int[], {offsets}::bigint[]) "
     "ON CONFLICT (group_id, topic, partition) DO UPDATE "
     "SET next_offset = GREATEST(consumer_offsets.next_offset, excluded.next_offset)), "
-    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($8::int, hashtext(current_schema()))), "
+    "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock}::int, hashtext(current_schema()))), "
     "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
-    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, $10::int)) s) "
-    "INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
+    "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, {n}::int)) s), "
+    "appended AS (INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
     "SELECT positions.p, r.e->2->>'lead_id', (r.e->>0)::int, r.e->>1, r.e->2->>'cause_event_id', "
     "(r.e->2->>'occurred_at')::timestamptz, jsonb_build_object('type', r.e->1) || (r.e->2) "
-    "FROM jsonb_array_elements($9::text::jsonb) WITH ORDINALITY AS r(e, n) "
-    "JOIN positions USING (n)"
+    "FROM jsonb_array_elements({events}::text::jsonb) WITH ORDINALITY AS r(e, n) "
+    "JOIN positions USING (n)) "
+)
+_APPEND_PARAMS = dict(
+    absorbed="$2",
+    survivor="$3",
+    group="$4",
+    topics="$5",
+    partitions="$6",
+    offsets="$7",
+    lock="$8",
+    events="$9",
+    n="$10",
+)
+
+# A batch's writes when the batch in front may not have committed yet, in two statements (see
+# `StoreTransaction.write`): $1 new identities, $2 the snapshots of the leads it did not change; returns how many
+# identities were inserted.
+WRITE_LEADS = (
+    f"WITH inserted AS ({_IDENTITIES.format(p='$1')}), snapshots AS ({_SNAPSHOTS.format(p='$2')}) "
+    "SELECT count(*) FROM inserted"
+)
+# ... then $1 the other snapshots, and the append.
+WRITE_APPEND = f"WITH snapshots AS ({_SNAPSHOTS.format(p='$1')}), {_APPEND.format(**_APPEND_PARAMS)}SELECT 1"
+# Everything in one statement, when there is nothing to wait for: $1 all the snapshots, the append, $11 the new
+# identities; returns how many identities were inserted.
+WRITE_ALL = (
+    f"WITH snapshots AS ({_SNAPSHOTS.format(p='$1')}), {_APPEND.format(**_APPEND_PARAMS)}, "
+    f"inserted AS ({_IDENTITIES.format(p='$11')}) SELECT count(*) FROM inserted"
 )

@@ -167,7 +167,9 @@ class BatchProcessor:
                 if previous is not None:
                     await previous.wait_committed(carried)
 
-            await tx.write(outcome, self._group_id, offsets, in_turn, carried.leads.keys() if carried else ())
+            in_front = carried.leads.keys() if carried else ()
+            front_committed = previous is None or previous.committed.done()
+            await tx.write(outcome, self._group_id, offsets, in_turn, in_front, front_committed)
         self._metrics.events.labels("duplicate").inc(len(events) - len(todo))
         self._metrics.events.labels("applied").inc(len(todo) - len(outcome.rejected))
 
