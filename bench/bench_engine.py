@@ -25,7 +25,7 @@ from services.common.settings import ServiceSettings
 from services.stage_engine.app.settings import EngineSettings
 
 PEOPLE = int(os.environ.get("BENCH_ENGINE_PEOPLE", "3500"))  # about 10 envelopes each
-ROUNDS = int(os.environ.get("BENCH_ENGINE_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ENGINE_ROUNDS", "5"))  # passes vary +-15 %: 5 rounds steady the median
 LEADS_SMALL = int(os.environ.get("BENCH_ENGINE_LEADS_SMALL", "10000"))
 LEADS_BIG = int(os.environ.get("BENCH_ENGINE_LEADS_BIG", "1000000"))
 WARM_UP = 1000
