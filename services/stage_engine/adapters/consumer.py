@@ -106,19 +106,23 @@ class EventsConsumer:
             await self._consumer.stop()
 
     async def _start_batch(self, records: list[ConsumerRecord]) -> None:
-        """Starts the batch beside the one in front; returns once it decided (or is done), so the next fetch,
-        decode and decisions overlap its writes and commit."""
+        """Starts the batch behind the ones in flight; returns once the batch in front of it decided (or is done).
+        The new batch decodes meanwhile and waits for that decision before it claims (`BatchProcessor`), so
+        fetching and decoding overlap the deciding of the batch in front, and deciding the writes and commit
+        of the one before that."""
         await self._forget_committed()
         if IN_FLIGHT == 1:
             await self._drain()
-        # the new batch decodes now, and opens its transaction once the batch two in front committed
-        previous = self._in_flight[-1][1] if self._in_flight else None
-        handoff = Handoff(previous)
-        task = asyncio.create_task(self._process_until_committed(records, previous, handoff))
+        previous = self._in_flight[-1] if self._in_flight else None
+        handoff = Handoff(previous[1] if previous else None)
+        task = asyncio.create_task(self._process_until_committed(records, previous[1] if previous else None, handoff))
         self._in_flight.append((task, handoff))
-        decided = asyncio.ensure_future(handoff.decided.wait())
+        if previous is None:
+            return
+        front_task, front = previous
+        decided = asyncio.ensure_future(front.decided.wait())
         try:
-            await asyncio.wait([task, decided], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([front_task, decided], return_when=asyncio.FIRST_COMPLETED)
         finally:
             decided.cancel()
 

@@ -142,6 +142,9 @@ class BatchProcessor:
         # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
         extras = {e.event_id: email_identities(e, self._email_key) for e, _ in first.values()}
         identities = {i for e, _ in first.values() for i in identities_of(e, extras[e.event_id])}
+        if previous is not None:
+            # this batch was decoded while the batch in front decided; it carries that batch's outcome
+            await previous.decided.wait()
         async with self._store.transaction() as tx:
             if previous is not None and previous.in_front_committed is not None:
                 # decoded, and BEGIN sent, meanwhile: it takes no snapshot or lock. From here at most two batches
