@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.stage_engine.adapters.snapshot_codec import lead_from_dict
 from services.stage_engine.adapters.store_documents import (
+    array_document,
     events_document,
-    identities_document,
     owners_document,
     snapshots_document,
-    strings_document,
 )
 from services.stage_engine.adapters.store_statements import CLAIM, WRITE_ALL, WRITE_APPEND, WRITE_LEADS
 from services.stage_engine.domain.batch import BatchOutcome
@@ -50,7 +49,7 @@ class StoreTransaction:
         (duplicates are skipped), identity -> lead for the identities already known, and the leads loaded
         (those they were merged into are not followed here: see `leads`)."""
         rows = await self.conn.fetch(
-            CLAIM, strings_document(event_ids), identities_document(identities), strings_document(not_loading)
+            CLAIM, array_document(event_ids), array_document(identities), array_document(not_loading)
         )
         fresh, owners, leads = set(), {}, {}
         for what, a, b, c in rows:
@@ -99,23 +98,22 @@ class StoreTransaction:
         survivors = _final_survivors(outcome.repointed)
         events = events_document(outcome.appended)
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
-        late: list[Lead] = list(outcome.leads.values())
+        snapshots: list[Lead] = list(outcome.leads.values())  # the ones written with the append
         if not front_committed:
-            early = [lead for lead in late if lead.lead_id not in changed_in_front]
-            late = [lead for lead in late if lead.lead_id in changed_in_front]
+            early = [lead for lead in snapshots if lead.lead_id not in changed_in_front]
+            snapshots = [lead for lead in snapshots if lead.lead_id in changed_in_front]
             if early or outcome.new_identities:
                 await self._write_leads(outcome.new_identities, early)
         if before_append is not None:
             await before_append()
         append = (list(survivors), list(survivors.values()), group_id, topics, partitions, next_offsets, APPEND_LOCK)
         if not front_committed:
-            await self.conn.execute(WRITE_APPEND, snapshots_document(late), *append, events, len(outcome.appended))
+            await self.conn.execute(WRITE_APPEND, snapshots_document(snapshots), *append, events, len(outcome.appended))
             return
         # the re-pointing does not see identities inserted by the same statement: they go to the final survivor
         identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
-        inserted = await self.conn.fetchval(
-            WRITE_ALL, snapshots_document(late), *append, events, len(outcome.appended), owners_document(identities)
-        )
+        written = (snapshots_document(snapshots), *append, events, len(outcome.appended))
+        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners_document(identities))
         if inserted != len(identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 

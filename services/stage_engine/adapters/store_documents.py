@@ -19,14 +19,9 @@ from services.stage_engine.domain.events import DomainEvent
 from services.stage_engine.domain.lead import Identity, Lead
 
 
-def strings_document(values: Iterable[str]) -> str:
-    """`["a", "b", ...]`"""
+def array_document(values: Iterable[str | Identity]) -> str:
+    """`["a", "b", ...]`, or `[[kind, value], ...]` for identities."""
     return orjson.dumps(list(values)).decode()
-
-
-def identities_document(identities: Iterable[Identity]) -> str:
-    """`[[kind, value], ...]`"""
-    return orjson.dumps(list(identities)).decode()
 
 
 def owners_document(owners: Mapping[Identity, str]) -> str:

@@ -46,6 +46,13 @@ class Producer:
         for future in futures:
             await future
 
+    async def send_keyed(self, records: Sequence[tuple[bytes, Event]]) -> int:
+        """Sends (key, envelope) records as the workload keys them; returns how many distinct event ids."""
+        for key, event in records:
+            await self.producer.send(self.topic, encode(event), key=key)
+        await self.producer.flush()
+        return len({e.event_id for _, e in records})
+
     async def send_raw(self, value: bytes, key: bytes) -> None:
         await self.producer.send_and_wait(self.topic, value, key=key)
 

@@ -68,10 +68,7 @@ async def test_two_engines_in_one_group_build_the_same_store_as_one(
     producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine
 ) -> None:
     events = workload(unique("w"), persons=400)
-    for key, event in events:
-        await producer.producer.send(producer.topic, encode(event), key=key)
-    await producer.producer.flush()
-    distinct = len({e.event_id for _, e in events})
+    distinct = await producer.send_keyed(events)
 
     first, second = create_app(engine_settings), create_app(engine_settings)
     async with first.router.lifespan_context(first), second.router.lifespan_context(second):

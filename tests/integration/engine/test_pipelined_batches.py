@@ -8,7 +8,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import db
-from services.common.envelope import encode
 from services.common.migrate import upgrade
 from services.stage_engine.adapters import consumer
 from services.stage_engine.app.bootstrap import create_app
@@ -24,10 +23,7 @@ async def test_pipelined_small_batches_build_the_same_store_as_one_batch_at_a_ti
     producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = workload(unique("w"), persons=150)
-    for key, event in events:
-        await producer.producer.send(producer.topic, encode(event), key=key)
-    await producer.producer.flush()
-    distinct = len({e.event_id for _, e in events})
+    distinct = await producer.send_keyed(events)
 
     pipelined = create_app(engine_settings.model_copy(update={"max_batch_records": BATCH}))
     async with pipelined.router.lifespan_context(pipelined):

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.envelope import Event, encode
+from services.common.envelope import Event
 from services.kpi.adapters.projection_store import SUMMARIES
 from services.kpi.adapters.projector import Projector
 from services.kpi.adapters.rebuild import rebuild
@@ -68,10 +68,7 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
 ) -> None:
     run, persons = unique("k"), 300
     events = workload(run, persons) + customer_success_and_late_events(run, persons)
-    for key, event in events:
-        await producer.producer.send(producer.topic, encode(event), key=key)
-    await producer.producer.flush()
-    distinct = len({e.event_id for _, e in events})
+    distinct = await producer.send_keyed(events)
 
     settings = kpi_settings(engine_settings)
     registry = CollectorRegistry()
