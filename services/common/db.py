@@ -17,13 +17,17 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(database_url: str, schema: str = "public", pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine whose connections use `schema` first (tests get a schema of their own)."""
+def create_engine(
+    database_url: str, schema: str = "public", pool_size: int = 10, lock_timeout_seconds: float | None = None
+) -> AsyncEngine:
+    """An asyncpg engine whose connections use `schema` first (tests get a schema of their own). With
+    `lock_timeout_seconds`, a statement waiting longer for a lock fails (LockNotAvailableError) instead of
+    waiting on."""
+    server_settings = {"search_path": f"{schema},public", "application_name": "stagetrack"}
+    if lock_timeout_seconds is not None:
+        server_settings["lock_timeout"] = f"{round(lock_timeout_seconds * 1000)}ms"
     return create_async_engine(
-        database_url,
-        pool_size=pool_size,
-        pool_pre_ping=True,
-        connect_args={"server_settings": {"search_path": f"{schema},public", "application_name": "stagetrack"}},
+        database_url, pool_size=pool_size, pool_pre_ping=True, connect_args={"server_settings": server_settings}
     )
 
 

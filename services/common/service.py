@@ -44,9 +44,11 @@ def standard_checks(settings: ServiceSettings, engine: AsyncEngine) -> dict[str,
 
 
 @contextlib.asynccontextmanager
-async def database(settings: ServiceSettings) -> AsyncIterator[AsyncEngine]:
+async def database(settings: ServiceSettings, lock_timeout_seconds: float | None = None) -> AsyncIterator[AsyncEngine]:
     """Yields the service's database engine and disposes it on shutdown."""
-    engine = db.create_engine(settings.database_url, settings.database_schema)
+    engine = db.create_engine(
+        settings.database_url, settings.database_schema, lock_timeout_seconds=lock_timeout_seconds
+    )
     try:
         yield engine
     finally:

@@ -21,7 +21,7 @@ from services.stage_engine.adapters.store_documents import (
     owners_document,
     snapshots_document,
 )
-from services.stage_engine.adapters.store_statements import CLAIM, WRITE_ALL, WRITE_APPEND, WRITE_LEADS
+from services.stage_engine.adapters.store_statements import CLAIM, WRITE_ALL, WRITE_SNAPSHOTS
 from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.lead import Identity, Lead
 
@@ -86,40 +86,34 @@ class StoreTransaction:
         changed_in_front: Collection[str] = (),
         front_committed: bool = True,
     ) -> None:
-        """While the batch in front may not have committed (not `front_committed`), two statements. First the
-        new identities and the snapshots of the leads, except those in `changed_in_front` (changed by the batch
-        in front). Then `before_append` runs (the consumer's pipelining waits there for the batch in front to
-        commit), and one statement writes those snapshots, the merges' re-pointing (after the wait: it also sees
-        identities the batch in front wrote), the consumer offsets (`GREATEST`: a late writer never moves an
-        offset back) and the append. Nothing the batch in front writes is written before it committed, so it
-        never waits for a lock this batch holds; and only the second statement and the commit are serial
-        between batches. Once the batch in front committed there is nothing to wait for: `before_append` returns
-        at once and one statement writes it all (a round trip less)."""
-        survivors = _final_survivors(outcome.repointed)
-        events = events_document(outcome.appended)
-        topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
+        """While the batch in front may not have committed (not `front_committed`), the snapshots of the leads
+        it did not change (not in `changed_in_front`) are written first, to shorten what is serial between
+        batches. Then `before_append` runs (the consumer's pipelining waits there for the batch in front to
+        commit), and one statement writes the rest: the other snapshots, the new identities, the merges'
+        re-pointing (it also sees identities the batch in front wrote), the consumer offsets (`GREATEST`: a late
+        writer never moves an offset back) and the append.
+
+        Nothing the batch in front writes is written before it committed, so it never waits for a lock this
+        batch holds. Nothing another engine's final statement can wait for (identities, the append lock,
+        offsets) is taken before the wait either: an engine waiting on its batch in front while holding one would
+        close a cycle PostgreSQL cannot detect (`docs/engine.md`, "Lock waits")."""
         snapshots: list[Lead] = list(outcome.leads.values())  # the ones written with the append
         if not front_committed:
             early = [lead for lead in snapshots if lead.lead_id not in changed_in_front]
             snapshots = [lead for lead in snapshots if lead.lead_id in changed_in_front]
-            if early or outcome.new_identities:
-                await self._write_leads(outcome.new_identities, early)
+            if early:
+                await self.conn.execute(WRITE_SNAPSHOTS, snapshots_document(early))
         if before_append is not None:
             await before_append()
+        survivors = _final_survivors(outcome.repointed)
+        topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
         append = (list(survivors), list(survivors.values()), group_id, topics, partitions, next_offsets, APPEND_LOCK)
-        if not front_committed:
-            await self.conn.execute(WRITE_APPEND, snapshots_document(snapshots), *append, events, len(outcome.appended))
-            return
         # the re-pointing does not see identities inserted by the same statement: they go to the final survivor
         identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
+        events = events_document(outcome.appended)
         written = (snapshots_document(snapshots), *append, events, len(outcome.appended))
         inserted = await self.conn.fetchval(WRITE_ALL, *written, owners_document(identities))
         if inserted != len(identities):
-            raise IdentityRace("an identity of this batch was linked to another lead concurrently")
-
-    async def _write_leads(self, new_identities: Mapping[Identity, str], leads: list[Lead]) -> None:
-        inserted = await self.conn.fetchval(WRITE_LEADS, owners_document(new_identities), snapshots_document(leads))
-        if inserted != len(new_identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
 

@@ -65,17 +65,12 @@ _APPEND_PARAMS = dict(
     n="$10",
 )
 
-# A batch's writes when the batch in front may not have committed yet, in two statements (see
-# `StoreTransaction.write`): $1 new identities, $2 the snapshots of the leads it did not change; returns how many
-# identities were inserted.
-WRITE_LEADS = (
-    f"WITH inserted AS ({_IDENTITIES.format(p='$1')}), snapshots AS ({_SNAPSHOTS.format(p='$2')}) "
-    "SELECT count(*) FROM inserted"
-)
-# ... then $1 the other snapshots, and the append.
-WRITE_APPEND = f"WITH snapshots AS ({_SNAPSHOTS.format(p='$1')}), {_APPEND.format(**_APPEND_PARAMS)}SELECT 1"
-# Everything in one statement, when there is nothing to wait for: $1 all the snapshots, the append, $11 the new
-# identities; returns how many identities were inserted.
+# The snapshots ($1) of the leads the batch in front did not change, written while that batch may not have
+# committed yet (see `StoreTransaction.write`). New identities are not written here: a batch waiting for the
+# one in front must hold no lock another engine's writing statement can wait for (`docs/engine.md`, "Lock waits").
+WRITE_SNAPSHOTS = _SNAPSHOTS.format(p="$1")
+# The batch's writes, once the batch in front committed: $1 the snapshots (not yet written), the append, $11 the
+# new identities; returns how many identities were inserted.
 WRITE_ALL = (
     f"WITH snapshots AS ({_SNAPSHOTS.format(p='$1')}), {_APPEND.format(**_APPEND_PARAMS)}, "
     f"inserted AS ({_IDENTITIES.format(p='$11')}) SELECT count(*) FROM inserted"

@@ -50,7 +50,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with database(settings) as engine:
+        async with database(settings, settings.lock_timeout_seconds) as engine:
             app.state.db = engine
             app.state.model = model
             app.state.checks = standard_checks(settings, engine)

@@ -32,7 +32,13 @@ class DeadLetterSink(Protocol):
 
 # Envelopes decoded or applied between two turns of the event loop (~50 µs each: a turn every few ms).
 YIELD_EVERY = 64
-RETRYABLE = (IdentityRace, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+RETRYABLE = (
+    IdentityRace,
+    asyncpg.UniqueViolationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.LockNotAvailableError,  # lock_timeout: a wait that may be a cycle through two engines' pipelines
+)
 
 
 @dataclass

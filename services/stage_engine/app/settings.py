@@ -22,6 +22,9 @@ class EngineSettings(ServiceSettings):
     identity_hash_key: SecretStr = SecretStr(DEVELOPMENT_KEY)
     max_batch_records: int = Field(default=500, ge=1, le=10_000)
     run_consumer: bool = True  # False: only the HTTP API (read side), e.g. for a second replica of the API
+    # A batch waiting longer than this for a lock rolls back and is retried (docs/engine.md, "Lock waits"): a
+    # safety net, so that a wait no one foresaw costs a retry instead of stopping the engine for good.
+    lock_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _no_placeholder_in_production(self) -> EngineSettings:

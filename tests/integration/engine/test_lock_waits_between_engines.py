@@ -1,0 +1,135 @@
+"""A batch waiting for the batch in front of it (adapters/batch_handoff.py) holds no lock that another engine's
+writing batch waits for. Otherwise two engines can wait on each other through the application, where
+PostgreSQL's deadlock detector cannot see it: engine 2's batch D waits for its batch in front C, C waits for a
+lock engine 1's batch A holds, A waits for a lock D holds, and all of them wait forever (seen in CI as a
+two-engine run that stopped making progress)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common import db
+from services.stage_engine.adapters.batch_handoff import Handoff
+from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
+from services.stage_engine.adapters.log_reader import LogReader
+from services.stage_engine.adapters.store import EventStore
+from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
+from services.stage_engine.app.settings import EngineSettings
+from services.stage_engine.domain.batch import BatchOutcome
+from services.stage_engine.domain.model import default_model
+from tests.integration.engine.conftest import Producer, envelope
+from tests.stack import eventually
+
+
+async def test_a_writing_batch_never_waits_for_another_engines_batch_that_waits_for_its_batch_in_front(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine
+) -> None:
+    # one person: a form under one cookie reaches engine 2, the same email under another cookie engine 1
+    await producer.send(
+        [
+            envelope("d1", "form_submitted", "2026-10-01T09:00:00+00:00", anonymous_id="c-d", email="x@example.com"),
+            envelope("a1", "form_submitted", "2026-10-01T09:05:00+00:00", anonymous_id="c-a", email="x@example.com"),
+        ]
+    )
+    records = await _records(engine_settings, 2)
+    engine_1, engine_2 = _processor(engine, engine_settings), _processor(engine, engine_settings)
+
+    # engine 2: batch C in front has decided and is still writing (held here); D behind it decides and waits
+    in_front = Handoff()
+    in_front.outcome = BatchOutcome()
+    in_front.decided.set()
+    behind = Handoff(in_front)
+    batch_d = asyncio.create_task(engine_2.process([records["d1"]], in_front, behind))
+    await asyncio.wait_for(behind.decided.wait(), 10)
+    try:
+        # engine 1's batch A creates the same email identity: it must commit while D waits
+        await asyncio.wait_for(engine_1.process([records["a1"]]), 10)
+        assert not batch_d.done()
+    finally:
+        in_front.commit_done()  # C commits: D writes (and retries: the email is A's lead's now)
+        await asyncio.wait_for(batch_d, 30)
+
+    async with engine.connect() as conn:
+        owners = (await conn.execute(text("SELECT kind, lead_id FROM lead_identities ORDER BY kind"))).all()
+    assert [kind for kind, _ in owners] == ["anonymous", "anonymous", "email_hash"]
+    assert len({lead for _, lead in owners}) == 1  # one person, one lead: D's cookie joined A's lead
+
+
+async def test_a_batch_waiting_longer_than_the_lock_timeout_rolls_back_and_is_retried(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine
+) -> None:
+    await producer.send(
+        [
+            envelope("f1", "form_submitted", "2026-10-01T09:00:00+00:00", lead_id="L1", email="l@example.com"),
+            envelope("f2", "lead_accepted", "2026-10-01T10:00:00+00:00", lead_id="L1"),
+        ]
+    )
+    records = await _records(engine_settings, 2)
+    impatient = db.create_engine(
+        engine_settings.database_url, engine_settings.database_schema, lock_timeout_seconds=0.2
+    )
+    registry = CollectorRegistry()
+    processor = _processor(impatient, engine_settings, registry)
+    try:
+        await processor.process([records["f1"]])
+        async with engine.begin() as holder:  # someone else holds the lead for longer than the timeout
+            await holder.execute(text("SELECT 1 FROM lead_snapshots FOR UPDATE"))
+            batch = asyncio.create_task(processor.process([records["f2"]]))
+
+            def retried() -> bool:
+                return (registry.get_sample_value("stagetrack_engine_batch_retries_total") or 0) >= 2
+
+            await eventually(_async(retried), 10, "the batch retried after lock timeouts")
+            assert not batch.done()
+        await asyncio.wait_for(batch, 10)  # the lock is released: the retry commits
+    finally:
+        await impatient.dispose()
+    async with engine.connect() as conn:
+        stage = await conn.scalar(text("SELECT state->>'stage' FROM lead_snapshots"))
+    assert stage == "sal"
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def polled() -> bool:
+        return check()
+
+    return polled
+
+
+def _processor(
+    engine: AsyncEngine, settings: EngineSettings, registry: CollectorRegistry | None = None
+) -> BatchProcessor:
+    return BatchProcessor(
+        EventStore(engine),
+        default_model(),
+        settings.identity_hash_key.get_secret_value().encode(),
+        CountedDeadLetters(),
+        settings.consumer_group,
+        EngineMetrics.register(registry or CollectorRegistry()),
+    )
+
+
+async def _records(settings: EngineSettings, count: int) -> dict[str, ConsumerRecord]:
+    """The records as the engine's consumer gets them, by event id."""
+    reader = LogReader(settings.kafka_bootstrap_servers, settings.events_topic)
+    await reader.start()
+    try:
+        found: dict[str, ConsumerRecord] = {}
+        for partition in reader.partitions:
+            while batch := await reader.read(partition):
+                found.update((_event_id(r), r) for r in batch)
+    finally:
+        await reader.stop()
+    assert len(found) == count
+    return found
+
+
+def _event_id(record: ConsumerRecord) -> str:
+    return str(orjson.loads(record.value)["event_id"])
