@@ -16,11 +16,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import psutil
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from services.common import db
-from services.common.kafka import ensure_topics
+from services.common.kafka import delete_topics, ensure_topics
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 
@@ -67,12 +66,7 @@ async def _drop_scratch(settings: ServiceSettings) -> None:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))
     finally:
         await engine.dispose()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
-    await admin.start()
-    try:
-        await admin.delete_topics(settings.topics)
-    finally:
-        await admin.close()
+    await delete_topics(settings.kafka_bootstrap_servers, settings.topics)
 
 
 @contextlib.contextmanager

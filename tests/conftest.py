@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import db
-from services.common.kafka import ensure_topics
+from services.common.kafka import delete_topics, ensure_topics
 from services.common.settings import ServiceSettings
 from tests.stack import STACK, unique
 
@@ -78,8 +78,11 @@ def settings(stack: None) -> ServiceSettings:
 
 
 @pytest.fixture
-async def topics(settings: ServiceSettings) -> list[str]:
-    return await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
+async def topics(settings: ServiceSettings) -> AsyncIterator[list[str]]:
+    """The test's topics, deleted afterwards: a long-lived local broker would otherwise collect thousands of
+    partition directories (and run out of file handles)."""
+    yield await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
+    await delete_topics(settings.kafka_bootstrap_servers, settings.topics)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def durable_producer(bootstrap_servers: str, **overrides: object) -> AIOKafkaPro
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> list[str]:
-    """Create the topics that are missing; returns the names created."""
+    """Create the topics that are missing; returns the names created. A topic the broker refused raises
+    (a creation failure would otherwise surface much later as UnknownTopicOrPartitionError)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     await admin.start()
     try:
@@ -40,12 +41,32 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partition
         if not wanted:
             return []
         try:
-            await admin.create_topics(
+            response = await admin.create_topics(
                 [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
             )
         except TopicAlreadyExistsError:
             log.info("topics created concurrently: %s", wanted)
+            return wanted
+        refused = [
+            f"{topic}: {for_code(code).__name__} {rest[0] if rest else ''}".rstrip()
+            for topic, code, *rest in response.topic_errors
+            if code not in (0, TopicAlreadyExistsError.errno)  # created, or created concurrently
+        ]
+        if refused:
+            raise RuntimeError(f"Kafka refused to create topics: {'; '.join(refused)}")
         return wanted
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
+    """Deletes the topics (those missing are ignored): scratch topics of tests and benchmarks."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        if doomed := [t for t in topics if t in existing]:
+            await admin.delete_topics(doomed)
     finally:
         await admin.close()
 
