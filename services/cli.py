@@ -27,12 +27,13 @@ def serve(service: str) -> int:
     import uvicorn
 
     from services.common.observability import configure_logging
+    from services.common.server import STARTUP_FAILURE, Server
 
     factory_path, settings_path = SERVICES[service]
     settings = _load(settings_path)()  # type: ignore[operator]
     configure_logging(settings.log_level)
     # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes requests, runs the lifespan shutdown.
-    uvicorn.run(
+    config = uvicorn.Config(
         factory_path,
         factory=True,
         host=settings.host,
@@ -41,7 +42,12 @@ def serve(service: str) -> int:
         access_log=False,  # one line per request costs more than the request itself; metrics count them
         timeout_graceful_shutdown=20,
     )
-    return 0
+    server = Server(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on; the shutdown is done
+        pass
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def migrate() -> int:
