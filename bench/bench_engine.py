@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.engine_baselines import engine_rows, eventsourcing_recorder, per_batch, raw_asyncpg
-from bench.engine_process import NO_OUTBOX, SERVE_ENGINE, connect, engine_process, wait_caught_up
+from bench.engine_process import NO_OUTBOX, SERVE_ENGINE, connect, engine_process, wait_caught_up, wait_published
 from bench.engine_workload import journeys, one_view_each, produce
 from bench.harness import median_result, scratch_stack
 from services.common.envelope import Event
@@ -78,13 +78,15 @@ async def count_rows(settings: ServiceSettings, after: int) -> int:
 
 
 async def run_engine(settings: ServiceSettings, argv: Sequence[str], events: list[Event], log: Path) -> EngineRun:
-    """Warm-up (group joined, connections open), then the workload is written while the engine is stopped
+    """Warm-up (group joined, connections open, the outbox process started and publishing), then the workload is written while the engine is stopped
     (SIGSTOP, well inside the group's session timeout) and timed from SIGCONT until its offsets are stored."""
     bootstrap, topic = settings.kafka_bootstrap_servers, settings.events_topic
     warm = await produce(bootstrap, topic, one_view_each(f"warm-{uuid.uuid4().hex[:8]}", WARM_UP))
     async with engine_process(settings, log, argv) as engine:
         await wait_caught_up(settings, engine, warm, within=120)
         after = await last_position(settings)
+        if argv == SERVE_ENGINE:  # its outbox process started too and published the warm-up
+            await wait_published(engine, after, within=120)
         batches = await engine.metric("stagetrack_engine_batch_seconds_count")
         engine.pause()
         try:

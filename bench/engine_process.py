@@ -171,3 +171,14 @@ async def wait_caught_up(
             await asyncio.sleep(every)
     finally:
         await conn.close()
+
+
+async def wait_published(engine: Engine, position: int, within: float, every: float = 0.05) -> None:
+    """Polls the engine's published-position gauge until the outbox process published `position`: the warm-up
+    waits for it, or the publisher's own start (imports, first connections, ~0.4 s of CPU) would be timed."""
+    deadline = time.monotonic() + within
+    while await engine.metric("stagetrack_engine_published_position") < position:
+        engine.alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the outbox did not publish position {position} within {within:.0f} s")
+        await asyncio.sleep(every)

@@ -42,14 +42,20 @@ class OutboxPublisher:
         on_published: Callable[[int], None] = lambda position: None,
         batch: int = 2000,
         idle_seconds: float = 0.1,
+        linger_seconds: float = 0.05,
     ) -> None:
-        """`on_published(position)`: every store position up to it is acknowledged by Kafka (the metric)."""
+        """`on_published(position)`: every store position up to it is acknowledged by Kafka (the metric).
+        `linger_seconds`: after a read that found fewer than `batch` rows (caught up), wait this long before
+        reading again, so that rows are published in fewer, larger reads and Kafka requests (like Kafka's
+        linger.ms: publishing waits at most this much longer; each read, request and cursor commit has a cost
+        of its own, about a third of the publisher's CPU when it read one engine batch at a time)."""
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._topic = topic
         self._on_published = on_published
         self._batch = batch
         self._idle = idle_seconds
+        self._linger = linger_seconds
 
     async def run(self) -> None:
         while True:
@@ -94,8 +100,8 @@ class OutboxPublisher:
                 now = (sent, await self._send(producer, rows))
             if pending is not None:
                 await self._acknowledged(db, pending)
-            elif now is None:
-                await asyncio.sleep(self._idle)
+            if len(rows) < self._batch:  # caught up: let rows gather (the batch just sent is acknowledged meanwhile)
+                await asyncio.sleep(self._linger if rows else self._idle)
             pending = now
 
     async def _send(self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> list[asyncio.Future[object]]:
