@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -68,7 +69,26 @@ def encode(event: Event) -> bytes:
     return orjson.dumps(event)
 
 
+_ENVELOPE = msgspec.json.Decoder(Event)  # parses straight into the dataclass, in C: ~1 µs against ~4.5 µs
+
+
 def decode(raw: bytes) -> Event:
+    """An envelope as the ingest wrote it; anything else is judged by the lenient path below, whose errors
+    name the event and the field (the strict decoder is only the fast path for what our ingest writes)."""
+    try:
+        event = _ENVELOPE.decode(raw)
+    except msgspec.DecodeError:  # malformed, or not the shape the ingest writes
+        event = _decode_leniently(raw)
+    if event.type not in EVENT_TYPES:
+        raise EnvelopeError(f"event {event.event_id}: unknown type {event.type!r}")
+    if event.occurred_at.tzinfo is None:
+        raise EnvelopeError(f"event {event.event_id}: occurred_at has no UTC offset")
+    if not (event.lead_id or event.anonymous_id):
+        raise EnvelopeError(f"event {event.event_id}: neither lead_id nor anonymous_id")
+    return event
+
+
+def _decode_leniently(raw: bytes) -> Event:
     try:
         data = orjson.loads(raw)
         occurred_at = datetime.fromisoformat(data["occurred_at"])
@@ -86,10 +106,4 @@ def decode(raw: bytes) -> Event:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise EnvelopeError(f"not a stagetrack event envelope: {exc}") from exc
-    if event.type not in EVENT_TYPES:
-        raise EnvelopeError(f"event {event.event_id}: unknown type {event.type!r}")
-    if occurred_at.tzinfo is None:
-        raise EnvelopeError(f"event {event.event_id}: occurred_at has no UTC offset")
-    if not (event.lead_id or event.anonymous_id):
-        raise EnvelopeError(f"event {event.event_id}: neither lead_id nor anonymous_id")
     return event

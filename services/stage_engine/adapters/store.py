@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from typing import Any
 
 import asyncpg
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.stage_engine.adapters.snapshot_codec import lead_from_dict
+from services.stage_engine.adapters.snapshot_codec import lead_from_json
 from services.stage_engine.adapters.store_documents import (
     array_document,
     events_document,
@@ -57,8 +56,8 @@ class StoreTransaction:
                 fresh.add(a)
             elif what == 1:
                 owners[(b, c)] = a
-            else:  # as text, parsed by orjson: several times faster than the dialect's jsonb codec (json.loads)
-                leads[a] = lead_from_dict(orjson.loads(b))
+            else:  # as text, parsed by msgspec into the Lead (the dialect's jsonb codec, json.loads, is far slower)
+                leads[a] = lead_from_json(b)
         return fresh, owners, leads
 
     async def leads(self, lead_ids: Iterable[str]) -> dict[str, Lead]:
@@ -71,8 +70,8 @@ class StoreTransaction:
                 sorted(wanted),
             )
             for row in rows:
-                # as text, parsed by orjson: several times faster than the dialect's jsonb codec (json.loads)
-                lead = lead_from_dict(orjson.loads(row["state"]))
+                # as text, parsed by msgspec into the Lead (the dialect's jsonb codec, json.loads, is far slower)
+                lead = lead_from_json(row["state"])
                 found[lead.lead_id] = lead
             wanted = {lead.merged_into for lead in found.values() if lead.merged_into} - set(found)
         return found

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.common.envelope import Event, decode, encode
+from services.common.envelope import EnvelopeError, Event, decode, encode
 from services.ingest.domain.validation import EventValidator, ItemError
 from tests.unit.ingest.helpers import RECEIVED_AT, check, errors_of, event
 
@@ -234,3 +234,25 @@ def test_received_at_keeps_its_zone(validator: EventValidator) -> None:
     jst = datetime(2024, 5, 1, 9, tzinfo=timezone(timedelta(hours=9)))
     [(_, accepted)] = validator.validate_batch([event()], source="tracker", received_at=jst).accepted
     assert accepted.received_at == jst and accepted.source == "tracker"
+
+
+def test_the_engine_reads_envelopes_its_strict_decoder_refuses_the_same_lenient_way() -> None:
+    """The fast decoder takes what the ingest writes; anything else goes the lenient way (numbers as ids are
+    read as text, a null properties as none) or is refused with the field named."""
+    lenient = decode(
+        b'{"event_id": 7, "type": "page_viewed", "occurred_at": "2024-05-01T09:30:00+09:00", "source": "web",'
+        b' "received_at": "2024-05-01T00:30:01+00:00", "anonymous_id": "a1", "properties": null}'
+    )
+    assert (lenient.event_id, lenient.properties) == ("7", {})
+    with pytest.raises(EnvelopeError, match="not a stagetrack event envelope: 'occurred_at'"):
+        decode(b'{"event_id": "e", "type": "page_viewed", "source": "web", "anonymous_id": "a1"}')
+    with pytest.raises(EnvelopeError, match="event e: unknown type 'page_seen'"):
+        decode(
+            b'{"event_id": "e", "type": "page_seen", "occurred_at": "2024-05-01T09:30:00Z", "source": "web",'
+            b' "received_at": "2024-05-01T00:30:01Z", "anonymous_id": "a1"}'
+        )
+    with pytest.raises(EnvelopeError, match="event e: occurred_at has no UTC offset"):
+        decode(
+            b'{"event_id": "e", "type": "page_viewed", "occurred_at": "2024-05-01T09:30:00", "source": "web",'
+            b' "received_at": "2024-05-01T00:30:01Z", "anonymous_id": "a1"}'
+        )
