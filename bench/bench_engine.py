@@ -78,8 +78,9 @@ async def count_rows(settings: ServiceSettings, after: int) -> int:
 
 
 async def run_engine(settings: ServiceSettings, argv: Sequence[str], events: list[Event], log: Path) -> EngineRun:
-    """Warm-up (group joined, connections open, the outbox process started and publishing), then the workload is written while the engine is stopped
-    (SIGSTOP, well inside the group's session timeout) and timed from SIGCONT until its offsets are stored."""
+    """Warm-up (group joined, connections open, the outbox process started and publishing), then the workload
+    is written while the engine is stopped (SIGSTOP, well inside the group's session timeout) and timed from
+    SIGCONT until its offsets are stored."""
     bootstrap, topic = settings.kafka_bootstrap_servers, settings.events_topic
     warm = await produce(bootstrap, topic, one_view_each(f"warm-{uuid.uuid4().hex[:8]}", WARM_UP))
     async with engine_process(settings, log, argv) as engine:
