@@ -175,7 +175,7 @@ async def wait_caught_up(
 
 async def wait_published(engine: Engine, position: int, within: float, every: float = 0.05) -> None:
     """Polls the engine's published-position gauge until the outbox process published `position`: the warm-up
-    waits for it, or the publisher's own start (imports, first connections, ~0.4 s of CPU) would be timed."""
+    waits for it, or the publisher's own start (imports, first connections, ~0.75 s of CPU) would be timed."""
     deadline = time.monotonic() + within
     while await engine.metric("stagetrack_engine_published_position") < position:
         engine.alive()

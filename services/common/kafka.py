@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,9 +34,7 @@ def durable_producer(bootstrap_servers: str, **overrides: object) -> AIOKafkaPro
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> list[str]:
     """Create the topics that are missing; returns the names created. A topic the broker refused raises
     (a creation failure would otherwise surface much later as UnknownTopicOrPartitionError)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers) as admin:
         existing = set(await admin.list_topics())
         wanted = [t for t in topics if t not in existing]
         if not wanted:
@@ -55,27 +54,28 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partition
         if refused:
             raise RuntimeError(f"Kafka refused to create topics: {'; '.join(refused)}")
         return wanted
-    finally:
-        await admin.close()
 
 
 async def delete_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
     """Deletes the topics (those missing are ignored): scratch topics of tests and benchmarks."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers) as admin:
         existing = set(await admin.list_topics())
         if doomed := [t for t in topics if t in existing]:
             await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
 
 
 async def ping(bootstrap_servers: str, timeout_seconds: float) -> None:
     """Raises unless a broker answers a metadata request within the timeout."""
+    async with _admin(bootstrap_servers, timeout_seconds) as admin:
+        await admin.list_topics()
+
+
+@contextlib.asynccontextmanager
+async def _admin(bootstrap_servers: str, timeout_seconds: float = 10.0) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed afterwards (also when it did not start)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_seconds * 1000))
     try:
         await admin.start()
-        await admin.list_topics()
+        yield admin
     finally:
         await admin.close()

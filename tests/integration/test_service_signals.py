@@ -9,7 +9,9 @@ import subprocess
 
 import httpx
 import pytest
+import uvicorn
 
+from services.common.server import Server
 from tests.stack import REPO, eventually, free_port
 
 
@@ -45,10 +47,6 @@ async def test_sigterm_and_the_ctrl_c_sigint_in_either_order_run_the_lifespan_sh
 
 
 def test_a_second_ctrl_c_still_forces_the_exit() -> None:
-    import uvicorn
-
-    from services.common.server import Server
-
     server = Server(uvicorn.Config("services.kpi.app.bootstrap:create_app", factory=True))
     server.handle_exit(signal.SIGTERM, None)
     server.handle_exit(signal.SIGINT, None)
