@@ -27,6 +27,13 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
+    # A background loop (engine consumer, KPI projector) that has not advanced for this long while work waits
+    # is reported stalled: /readyz 503 naming it, stagetrack_loop_stalled 1 (services/common/loop_health.py).
+    stall_after_seconds: float = Field(default=120.0, gt=0)
+    # After this many events set aside in a row the loop stops and says so (a bug, not bad data, is likelier).
+    set_aside_brake_run: int = Field(default=100, ge=1)
+    # A failure repeated identically is logged once per this many seconds, with a count.
+    failure_log_interval_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
