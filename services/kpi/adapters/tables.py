@@ -18,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    func,
     text,
 )
 
@@ -29,6 +30,18 @@ kpi_checkpoint = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# Store records the projections could not hold (a data error of the record itself): the checkpoint moved past
+# each in the transaction that wrote its row; `redrive` re-projects it and deletes the row (docs/kpi.md).
+kpi_set_aside = Table(
+    "kpi_set_aside",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("lead_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_aside_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
 
 # One row per stay. `entered_at`/`exited_at` bound the balance (a lead counts in `stage` at t when

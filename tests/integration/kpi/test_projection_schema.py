@@ -1,4 +1,4 @@
-"""Migration 0003 creates exactly the KPI tables `services/kpi/adapters/tables.py` declares, and goes back down."""
+"""Migrations 0003 and 0006 create exactly the KPI tables `services/kpi/adapters/tables.py` declares, and goes back down."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ KPI_TABLES = {
     "kpi_revenue",
     "kpi_revenue_shares",
     "kpi_feedback",
+    "kpi_set_aside",
 }
 
 
