@@ -1,5 +1,7 @@
 # Shared settings for the local stack scripts. Sourced, never run.
 # Everything lives under $STAGETRACK_LOCAL (default: <repo>/.local, git-ignored), all on 127.0.0.1.
+# A second stack beside the first sets its own ports AND its own STAGETRACK_LOCAL (docs/observability.md,
+# "A second local stack"); a server already running from the same directory for other ports is refused.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL_DIR="${STAGETRACK_LOCAL:-$REPO_ROOT/.local}"
@@ -10,10 +12,19 @@ KAFKA_CONTROLLER_PORT="${STAGETRACK_KAFKA_CONTROLLER_PORT:-19093}"
 PG_PORT="${STAGETRACK_PG_PORT:-55432}"
 PG_BIN="${STAGETRACK_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PROM_PORT="${STAGETRACK_PROMETHEUS_PORT:-19090}"
-mkdir -p "$LOG_DIR"
+# The services' ports (their own settings read the same variables); Prometheus scrapes these.
+INGEST_PORT="${STAGETRACK_INGEST_PORT:-8000}"
+ENGINE_PORT="${STAGETRACK_ENGINE_PORT:-8001}"
+KPI_PORT="${STAGETRACK_KPI_PORT:-8002}"
 
 say() { echo "[stack] $*" >&2; }
 die() { echo "[stack] ERROR: $*" >&2; exit 1; }
+
+for var in KAFKA_PORT KAFKA_CONTROLLER_PORT PG_PORT PROM_PORT INGEST_PORT ENGINE_PORT KPI_PORT; do
+  [[ "${!var}" =~ ^[0-9]+$ ]] && (( ${!var} > 0 && ${!var} < 65536 )) \
+    || die "STAGETRACK_${var/PROM_/PROMETHEUS_} must be a TCP port number, not '${!var}'"
+done
+mkdir -p "$LOG_DIR"
 
 # wait_for DESCRIPTION SECONDS COMMAND...: poll COMMAND until it succeeds or the deadline passes.
 wait_for() {
@@ -30,10 +41,34 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# stop_pidfile NAME PIDFILE: SIGTERM, wait up to 30 s, then SIGKILL.
+# Beside a server's PIDFILE (name.pid) its start records the port it serves (name.port): the stack it belongs to.
+port_file() { echo "${1%.pid}.port"; }
+
+# refuse_other_stack NAME PIDFILE PORT: dies when PIDFILE's server is alive for another port than PORT: this
+# directory belongs to another stack, and starting or stopping from here would hit that stack.
+refuse_other_stack() {
+  local name="$1" pidfile="$2" port="$3" recorded
+  pid_alive "$pidfile" || return 0
+  recorded="$(cat "$(port_file "$pidfile")" 2>/dev/null || true)"
+  if [ -z "$recorded" ] || [ "$recorded" = "$port" ]; then return 0; fi
+  die "$name in $(dirname "$pidfile") belongs to the stack on port $recorded (pid $(cat "$pidfile")), not to port $port: \
+give each stack a directory of its own with STAGETRACK_LOCAL"
+}
+
+# refuse_half_started NAME PIDFILE PORT: called when PORT does not answer; dies if PIDFILE's server is alive anyway
+# (still starting, or another stack's from before ports were recorded) rather than start a second one on its data.
+refuse_half_started() {
+  local name="$1" pidfile="$2" port="$3"
+  pid_alive "$pidfile" || return 0
+  die "$name in $(dirname "$pidfile") runs as pid $(cat "$pidfile") but does not answer on port $port: \
+wait for it or stop it; if it is another stack's, give this one its own STAGETRACK_LOCAL"
+}
+
+# stop_pidfile NAME PIDFILE PORT: SIGTERM, wait up to 30 s, then SIGKILL; never another stack's server.
 stop_pidfile() {
   local name="$1" pidfile="$2"
-  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return 0; fi
+  refuse_other_stack "$name" "$pidfile" "$3"
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile" "$(port_file "$pidfile")"; return 0; fi
   local pid; pid="$(cat "$pidfile")"
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
@@ -41,7 +76,7 @@ stop_pidfile() {
     if (( SECONDS >= deadline )); then say "$name did not stop in 30 s; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.2
   done
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$(port_file "$pidfile")"
   say "$name stopped"
 }
 

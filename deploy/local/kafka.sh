@@ -45,8 +45,13 @@ CONF
 }
 
 start() {
+  refuse_other_stack Kafka "$PIDFILE" "$KAFKA_PORT"
   if pid_alive "$PIDFILE" && port_open "$KAFKA_PORT"; then say "Kafka $KAFKA_VERSION already running on 127.0.0.1:$KAFKA_PORT"; return 0; fi
+  refuse_half_started Kafka "$PIDFILE" "$KAFKA_PORT"
   if port_open "$KAFKA_PORT"; then die "port $KAFKA_PORT is taken by another process; set STAGETRACK_KAFKA_PORT"; fi
+  if port_open "$KAFKA_CONTROLLER_PORT"; then
+    die "port $KAFKA_CONTROLLER_PORT (Kafka's controller) is taken by another process; set STAGETRACK_KAFKA_CONTROLLER_PORT"
+  fi
   fetch_jars
   write_config
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
@@ -60,6 +65,7 @@ start() {
     -Dlog4j2.configurationFile="$REPO_ROOT/deploy/local/kafka/log4j2.properties" -Dkafka.logs.dir="$LOG_DIR" \
     -cp "$LIB/*" kafka.Kafka "$CONF" >"$LOG_DIR/kafka.log" 2>&1 < /dev/null &
   echo $! >"$PIDFILE"
+  echo "$KAFKA_PORT" >"$(port_file "$PIDFILE")"
   if ! wait_for "Kafka $KAFKA_VERSION" 90 grep -q "Kafka Server started" "$LOG_DIR/kafka.log"; then
     tail -30 "$LOG_DIR/kafka.log" >&2
     die "Kafka did not become ready in 90 s (log: $LOG_DIR/kafka.log)"
@@ -69,7 +75,7 @@ start() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_pidfile Kafka "$PIDFILE" ;;
+  stop) stop_pidfile Kafka "$PIDFILE" "$KAFKA_PORT" ;;
   status) if pid_alive "$PIDFILE" && port_open "$KAFKA_PORT"; then echo "kafka up 127.0.0.1:$KAFKA_PORT"; else echo "kafka down"; exit 1; fi ;;
   *) die "usage: $0 start|stop|status" ;;
 esac

@@ -18,8 +18,25 @@ ensure_server() {
 
 ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres; }
 
+# The port of the server running on $DATA (line 4 of postmaster.pid), empty when none runs.
+running_port() {
+  local pid
+  pid="$(head -1 "$DATA/postmaster.pid" 2>/dev/null)" && [ -n "$pid" ] && [ -d "/proc/$pid" ] \
+    && sed -n 4p "$DATA/postmaster.pid"
+}
+
+# A cluster directory serves one stack: never start or stop it for another stack's port.
+refuse_other_stack_pg() {
+  local theirs; theirs="$(running_port || true)"
+  if [ -n "$theirs" ] && [ "$theirs" != "$PG_PORT" ]; then
+    die "the PostgreSQL cluster in $DATA runs for the stack on port $theirs, not $PG_PORT: \
+give each stack a directory of its own with STAGETRACK_LOCAL"
+  fi
+}
+
 start() {
   ensure_server
+  refuse_other_stack_pg
   if ready; then say "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return 0; fi
   mkdir -p "$PG_DIR" "$SOCK"
   if [ "$(id -u)" = 0 ]; then
@@ -49,6 +66,7 @@ start() {
 psql_admin() { "$PG_BIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
 
 stop() {
+  refuse_other_stack_pg
   if [ -f "$DATA/postmaster.pid" ]; then
     as_owner "$PG_BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || true
     say "PostgreSQL stopped"

@@ -2,6 +2,13 @@
 # The three services in the foreground with their logs interleaved; Ctrl-C (or SIGTERM) stops them cleanly.
 source "$(dirname "$0")/common.sh"
 BIN="${STAGETRACK_BIN:-$REPO_ROOT/.venv/bin/stagetrack}"
+# A stack on other ports must point the services at its own Kafka and PostgreSQL, or they use the default stack's.
+if [ "$KAFKA_PORT" != 19092 ] && [ -z "${STAGETRACK_KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+  die "STAGETRACK_KAFKA_PORT is $KAFKA_PORT: export STAGETRACK_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT too"
+fi
+if [ "$PG_PORT" != 55432 ] && [ -z "${STAGETRACK_DATABASE_URL:-}" ]; then
+  die "STAGETRACK_PG_PORT is $PG_PORT: export STAGETRACK_DATABASE_URL=postgresql+asyncpg://stagetrack@127.0.0.1:$PG_PORT/stagetrack too"
+fi
 pids=()
 stop_all() {
   trap - INT TERM
@@ -22,9 +29,9 @@ for service in ingest engine kpi; do
   "$BIN" serve "$service" > >(trap "" INT TERM; exec sed -u "s/^/[$service] /") 2>&1 &
   pids+=($!)
 done
-for port in "${STAGETRACK_INGEST_PORT:-8000}" "${STAGETRACK_ENGINE_PORT:-8001}" "${STAGETRACK_KPI_PORT:-8002}"; do
+for port in "$INGEST_PORT" "$ENGINE_PORT" "$KPI_PORT"; do
   wait_for "service on :$port" 60 curl -fsS "http://127.0.0.1:$port/readyz" \
     || say "WARNING: the service on :$port is not ready after 60 s (see its log above)"
 done
-say "all started: ingest :${STAGETRACK_INGEST_PORT:-8000}, engine :${STAGETRACK_ENGINE_PORT:-8001}, kpi :${STAGETRACK_KPI_PORT:-8002}, prometheus :$PROM_PORT"
+say "all started: ingest :$INGEST_PORT, engine :$ENGINE_PORT, kpi :$KPI_PORT, prometheus :$PROM_PORT"
 wait

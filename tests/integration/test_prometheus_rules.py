@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import yaml
+
 from tests.stack import REPO
 
 PROM = REPO / "deploy" / "prometheus"
@@ -21,3 +23,20 @@ def test_alert_rules_pass_their_unit_tests(stack: None) -> None:
     assert tests, "no promtool rule tests found"
     result = subprocess.run(["promtool", "test", "rules", *tests], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    alerts = {
+        rule["alert"]
+        for path in (PROM / "rules").glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    tested = {
+        case["alertname"]
+        for path in (PROM / "tests").glob("*.yml")
+        for test in yaml.safe_load(path.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+    }
+    assert alerts - tested == set(), "alerts without a promtool unit test"
