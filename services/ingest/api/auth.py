@@ -8,7 +8,7 @@ import binascii
 
 from fastapi import Request
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.ingest.adapters.source_keys import KeyStoreUnavailable, SourceKeys
 from services.ingest.api.errors import RequestRefused
 
 
@@ -31,7 +31,12 @@ def _key_from(request: Request) -> str:
 
 async def authenticated_source(request: Request) -> str:
     keys: SourceKeys = request.app.state.source_keys
-    source = await keys.source_of(_key_from(request))
+    try:
+        source = await keys.source_of(_key_from(request))
+    except KeyStoreUnavailable as exc:
+        retry_after = str(request.app.state.settings.retry_after_seconds)
+        reason = f"{exc}; nothing was stored: retry after Retry-After seconds with the same event ids"
+        raise RequestRefused(503, "postgres", reason, headers={"Retry-After": retry_after}) from exc
     if source is None:
         raise RequestRefused(401, "authorization", "the API key is unknown or revoked")
     return source

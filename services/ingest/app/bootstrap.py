@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.adapters.source_keys import SourceKeys
+from services.ingest.adapters.unreachable import database_unreachable
 from services.ingest.api import connectors, events, segment
 from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
@@ -25,6 +28,7 @@ from services.ingest.domain.schemas import load_validators, read_schema
 from services.ingest.domain.validation import EventValidator
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -41,7 +45,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             publisher = KafkaPublisher(
                 settings.kafka_bootstrap_servers, settings.events_topic, settings.kafka_send_timeout_seconds, registry
             )
-            app.state.source_keys = SourceKeys(engine, settings.key_cache_seconds)
+            app.state.source_keys = SourceKeys(
+                engine, settings.key_cache_seconds, settings.key_fallback_seconds, settings.failure_log_interval_seconds
+            )
             app.state.intake = Intake(validator, publisher, registry)
             app.state.deliveries = DeliveryLedger(engine)
             app.state.checks = standard_checks(settings, engine)
@@ -61,20 +67,37 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.connector_metrics = connectors.ConnectorMetrics(registry)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
+    for database_error in (DBAPIError, OSError):  # the connectors' delivery ledger
+        app.add_exception_handler(database_error, _database_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
     segment_call = read_schema(SCHEMAS_DIR / "segment-call.schema.json")
     install_openapi(app, validators, segment_call, settings.max_events_per_request)
     return app
 
 
-def _unavailable_handler(retry_after: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _unavailable(field: str, reason: str, retry_after: int) -> JSONResponse:
+    error = {"index": None, "event_id": None, "field": field, "reason": reason}
+    return JSONResponse(error_body(0, [error]), status_code=503, headers={"Retry-After": str(retry_after)})
+
+
+def _unavailable_handler(retry_after: int) -> Handler:
     async def handler(request: Request, exc: Exception) -> Response:
-        error = {
-            "index": None,
-            "event_id": None,
-            "field": "kafka",
-            "reason": f"{exc}; retry with the same event ids (stored once)",
-        }
-        return JSONResponse(error_body(0, [error]), status_code=503, headers={"Retry-After": str(retry_after)})
+        return _unavailable("kafka", f"{exc}; retry with the same event ids (stored once)", retry_after)
+
+    return handler
+
+
+def _database_handler(retry_after: int) -> Handler:
+    """PostgreSQL out of reach in a route (the connectors' ledger) is a 503 to retry; any other error a 500."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if not database_unreachable(exc):
+            raise exc
+        log.warning("PostgreSQL is out of reach during %s: %r", request.url.path, exc)
+        reason = f"PostgreSQL is out of reach ({type(exc).__name__}); retry with the same event ids (stored once)"
+        return _unavailable("postgres", reason, retry_after)
 
     return handler

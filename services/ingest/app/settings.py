@@ -23,6 +23,9 @@ class IngestSettings(ServiceSettings):
     # Units of the reporting currency per unit of another, e.g. {"USD": "150.25"}; empty refuses others.
     currency_rates: dict[str, Decimal] = Field(default_factory=dict)
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # While PostgreSQL is out of reach, a key confirmed live within this many seconds is still served
+    # (a database restart does not refuse known clients); a revoked key stops working within it at the latest.
+    key_fallback_seconds: float = Field(default=60.0, ge=0)
     # HubSpot connector (docs/connectors.md): unset secret = the route answers 404 "connector not configured".
     hubspot_app_secret: SecretStr | None = None
     # The URL HubSpot posts to, as signed (set it behind a proxy); unset = the URL of the request as received.
