@@ -33,14 +33,19 @@ def service_app(
     return app
 
 
-def standard_checks(settings: ServiceSettings, engine: AsyncEngine) -> dict[str, ReadinessCheck]:
+def standard_checks(
+    settings: ServiceSettings, engine: AsyncEngine, *, uses_kafka: bool = True
+) -> dict[str, ReadinessCheck]:
+    """PostgreSQL, and Kafka unless the service does not use it (the KPI service reads only PostgreSQL)."""
+
     async def kafka_check() -> None:
         await kafka.ping(settings.kafka_bootstrap_servers, settings.readiness_timeout_seconds)
 
     async def postgres_check() -> None:
         await db.ping(engine)
 
-    return {"kafka": kafka_check, "postgres": postgres_check}
+    checks: dict[str, ReadinessCheck] = {"kafka": kafka_check} if uses_kafka else {}
+    return {**checks, "postgres": postgres_check}
 
 
 @contextlib.asynccontextmanager

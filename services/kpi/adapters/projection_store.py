@@ -11,10 +11,9 @@ import logging
 from typing import Any
 
 import asyncpg
-import orjson
 
+from services.kpi.adapters.store_reads import read_records
 from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
-from services.kpi.domain.projection import LeadEventRecord
 from services.kpi.domain.projection_batch import Changes
 from services.stage_engine.domain.model_types import StageModel
 
@@ -34,40 +33,6 @@ async def set_checkpoint(conn: asyncpg.Connection, position: int, name: str = CH
     await conn.execute("UPDATE kpi_checkpoint SET position = $2 WHERE name = $1", name, position)
 
 
-async def store_head(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT coalesce(max(position), 0) FROM lead_events"))
-
-
-async def read_records(
-    conn: asyncpg.Connection, after: int, limit: int, upto: int | None = None
-) -> list[LeadEventRecord]:
-    """Records after `after` in position order. Safe against late commits because the engine assigns
-    positions under a lock held to commit (adapters/store.py): every row below a visible one is visible.
-    A batch never ends between the two halves of a merge, so readers never see the person twice."""
-    records = await _read(conn, after, limit, upto)
-    while len(records) == limit and _is_survivor_merge(records[-1]):
-        more = await _read(conn, records[-1].position, 1, upto)
-        if not more:
-            break
-        records += more
-    return records
-
-
-async def _read(conn: asyncpg.Connection, after: int, limit: int, upto: int | None) -> list[LeadEventRecord]:
-    rows = await conn.fetch(
-        "SELECT position, lead_id, version, data::text AS data FROM lead_events "
-        "WHERE position > $1 AND ($3::bigint IS NULL OR position <= $3) ORDER BY position LIMIT $2",
-        after,
-        limit,
-        upto,
-    )
-    return [LeadEventRecord(r["position"], r["lead_id"], r["version"], orjson.loads(r["data"])) for r in rows]
-
-
-def _is_survivor_merge(record: LeadEventRecord) -> bool:
-    return record.event.get("type") == "LeadsMerged" and record.event.get("role") == "survivor"
-
-
 async def project_next(
     conn: asyncpg.Connection,
     after: int,
@@ -76,10 +41,12 @@ async def project_next(
     upto: int | None = None,
     *,
     summaries: bool = True,
+    skip_set_aside: bool = False,
 ) -> Changes:
     """Reads, projects and writes the next batch; the caller moves the checkpoint to `last_position`.
     `summaries=False` leaves the summary tables alone (the rebuild computes them once at the end)."""
-    changes = Changes().add_records(await read_records(conn, after, limit, upto), model)
+    records = await read_records(conn, after, limit, upto, skip_set_aside=skip_set_aside)
+    changes = Changes().add_records(records, model)
     if changes.records:
         await write_changes(conn, changes, summaries=summaries)
     return changes
@@ -90,6 +57,15 @@ async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool
     if summaries:  # what the touched leads and their persons contributed, taken out before the writes
         delta = Delta([*c.prior, *c.reached, *(s.lead_id for s in c.stays)])
         await delta.before(conn)
+    await write_rows(conn, c, flows=summaries)
+    if delta is not None:
+        await delta.after(conn)
+    for anomaly in c.anomalies:
+        log.warning("projection anomaly (the log disagrees with one open stay per lead): %s", anomaly)
+
+
+async def write_rows(conn: asyncpg.Connection, c: Changes, *, flows: bool) -> None:
+    """The projection rows of `c`; `flows`: the daily flows of the transitions inserted too (kpi_flow_days)."""
     if c.prior:
         rows = list(c.prior.values())
         updated = await conn.fetch(
@@ -135,7 +111,7 @@ async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool
         )
         await conn.execute(
             f"WITH inserted AS ({insert} RETURNING from_stage, to_stage, occurred_at) {FLOWS_FROM_INSERTED}"
-            if summaries
+            if flows
             else insert,
             *_columns(
                 [(t.position, t.lead_id, t.from_stage, t.to_stage, t.rule, t.occurred_at) for t in c.transitions], 6
@@ -178,10 +154,6 @@ async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool
             *_columns([(f.position, f.lead_id, f.from_division, f.to_division, f.about, f.rating, f.met_expectations,
                         f.reason_code, f.campaign, f.occurred_at) for f in c.feedback], 10),
         )  # fmt: skip
-    if delta is not None:
-        await delta.after(conn)
-    for anomaly in c.anomalies:
-        log.warning("projection anomaly (the log disagrees with one open stay per lead): %s", anomaly)
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:

@@ -63,7 +63,7 @@ async def attributed(conn: AsyncConnection, period: Period, currency: str) -> di
 
 
 async def retention(conn: AsyncConnection, period: Period, currency: str) -> RetentionSums:
-    params = {"base_start": period.shifted(-1).start, "start": period.start, "end": period.end, "currency": currency}
+    params = {"base_start": period.previous().start, "start": period.start, "end": period.end, "currency": currency}
     row = (await conn.execute(_RETENTION, params)).one()
     return RetentionSums(
         int(row.cohort), int(row.retained), Decimal(row.starting), Decimal(row.current), Decimal(row.gross)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kpi.domain.periods import Period
+from services.kpi.domain.periods import Period, earlier
 from services.kpi.domain.stats import Spread, ranks
 
 _PICKS = "percentile_disc(ARRAY[0.499999999999, 0.500000000001, 0.899999999999]::float8[]) WITHIN GROUP"
@@ -90,7 +90,7 @@ async def aged(conn: AsyncConnection, older_than_us: Mapping[str, int], at: date
     if not older_than_us:
         return {}
     stages = list(older_than_us)
-    cutoffs = [at - timedelta(microseconds=older_than_us[stage]) for stage in stages]
+    cutoffs = [earlier(at, timedelta(microseconds=older_than_us[stage])) for stage in stages]
     params = {"stages": stages, "at": at, "cut_stages": stages, "cutoffs": cutoffs}
     return {row.stage: int(row.n) for row in await conn.execute(_AGED, params)}
 

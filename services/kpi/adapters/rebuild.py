@@ -2,11 +2,11 @@
 
 Under the checkpoint's row lock (a running projector waits, then continues from the rebuilt checkpoint), it
 deletes every projection row and re-projects the store from position 0 up to the head it saw at the start,
-with the same code as the live projector; the summary tables are then computed at once from the result
-(`summary_store.refresh`: the same rows the projector's batches keep, faster). DELETE, not TRUNCATE: readers
-(the JSON API, the Prometheus collector) keep seeing the old numbers until the commit switches them to the
-new ones in one step; TRUNCATE would block them for the whole rebuild. The price is dead rows until autovacuum
-passes.
+with the same code as the live projector, leaving out the records set aside (kpi_set_aside) as the projector
+did; the summary tables are then computed at once from the result (`summary_store.refresh`: the same rows the
+projector's batches keep, faster). DELETE, not TRUNCATE: readers (the JSON API, the Prometheus collector) keep
+seeing the old numbers until the commit switches them to the new ones in one step; TRUNCATE would block them
+for the whole rebuild. The price is dead rows until autovacuum passes.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from services.kpi.adapters.projection_store import (
     lock_checkpoint,
     project_next,
     set_checkpoint,
-    store_head,
 )
 from services.kpi.adapters.projector import transaction
+from services.kpi.adapters.store_reads import store_head
 from services.kpi.adapters.summary_store import refresh
 from services.stage_engine.domain.model_types import StageModel
 
@@ -60,7 +60,7 @@ async def rebuild(
         if progress:
             progress(0, head)
         while True:
-            changes = await project_next(conn, position, batch, model, upto=head, summaries=False)
+            changes = await project_next(conn, position, batch, model, upto=head, summaries=False, skip_set_aside=True)
             if not changes.records:
                 break
             if events + changes.records >= analyzed * 2:  # at 10k, 20k, 40k, ... records

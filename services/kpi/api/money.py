@@ -20,11 +20,8 @@ async def revenue(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depend
 
 @router.get("/v1/kpi/customer-success", summary="Churn rate, renewal rate, NRR and GRR with the counts used")
 async def customer_success(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)]) -> dict[str, Any]:
-    previous = p.shifted(-1)
     report = await report_money.customer_success(ctx.db, ctx.model, p, ctx.currency)
-    zone = ctx.zone
-    base = {"from": previous.start.astimezone(zone).isoformat(), "to": previous.end.astimezone(zone).isoformat()}
-    return {**ctx.header(p), "previous_period": base, **report}
+    return {**ctx.header(p), "previous_period": ctx.bounds(p.previous()), **report}
 
 
 @router.get("/v1/kpi/feedback", summary="Feedback per (from_division, to_division) and per campaign")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from services.kpi.adapters import report_outlook
-from services.kpi.api.params import Kpi, kpi, period
+from services.kpi.api.params import Kpi, forecast_period, kpi, period
 from services.kpi.domain.periods import Period
 
 router = APIRouter(tags=["kpi"])
@@ -19,28 +19,17 @@ TRAILING = Query(ge=1, le=12, description="How many periods of P's length before
 async def bottleneck(
     ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)], trailing: Annotated[int, TRAILING] = 3
 ) -> dict[str, Any]:
-    window = p.trailing(trailing)
-    zone = ctx.zone
     report = await report_outlook.bottleneck(ctx.db, ctx.model, p, trailing, ctx.currency)
     return {
         **ctx.header(p),
-        "trailing": {
-            "periods": trailing,
-            "from": window.start.astimezone(zone).isoformat(),
-            "to": window.end.astimezone(zone).isoformat(),
-        },
+        "trailing": {"periods": trailing, **ctx.bounds(p.trailing(trailing))},
         "currency": ctx.currency,
         **report,
     }
 
 
 @router.get("/v1/kpi/forecast", summary="Next period's inflow per stage and expected revenue (Markov chain)")
-async def forecast(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(period)]) -> dict[str, Any]:
+async def forecast(ctx: Annotated[Kpi, Depends(kpi)], p: Annotated[Period, Depends(forecast_period)]) -> dict[str, Any]:
     report = await report_outlook.outlook(ctx.db, ctx.model, p, ctx.now, ctx.currency)
     horizon: Period = report.pop("horizon")
-    zone = ctx.zone
-    return {
-        **ctx.header(p),
-        "horizon": {"from": horizon.start.astimezone(zone).isoformat(), "to": horizon.end.astimezone(zone).isoformat()},
-        **report,
-    }
+    return {**ctx.header(p), "horizon": ctx.bounds(horizon), **report}

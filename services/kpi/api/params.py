@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kpi.app.settings import KpiSettings
-from services.kpi.domain.periods import HINT, Period, PeriodErrors, parse_period
+from services.kpi.domain.periods import HINT, Period, PeriodErrors, horizon, local_text, parse_period
 from services.stage_engine.domain.model_types import StageModel
 
 FROM = Query(alias="from", description=f"Start of P, inclusive: {HINT} (a date is midnight in the reporting zone)")
@@ -40,11 +40,15 @@ class Kpi:
     def currency(self) -> str:
         return self.settings.reporting_currency
 
+    def bounds(self, period: Period) -> dict[str, str]:
+        """A period the answer derives from P (previous, trailing, horizon) as {from, to} in the reporting zone."""
+        return {"from": local_text(period.start, self.zone), "to": local_text(period.end, self.zone)}
+
     def header(self, period: Period) -> dict[str, Any]:
         return {
-            "from": period.start.astimezone(self.zone).isoformat(),
-            "to": period.end.astimezone(self.zone).isoformat(),
-            "now": self.now.astimezone(self.zone).isoformat(),
+            "from": local_text(period.start, self.zone),
+            "to": local_text(period.end, self.zone),
+            "now": local_text(self.now, self.zone),
             "timezone": self.settings.reporting_timezone,
             "model": {"name": self.model.name, "version": self.model.version},
         }
@@ -67,6 +71,18 @@ def period(
     request: Request, start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None
 ) -> Period:
     return _period(request, start, end, None)
+
+
+def forecast_period(
+    request: Request, start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None
+) -> Period:
+    """P, refused (422 naming `to`) when the horizon after it would end past the supported range."""
+    p = _period(request, start, end, None)
+    try:
+        horizon(p, ZoneInfo(request.app.state.settings.reporting_timezone))
+    except PeriodErrors as exc:
+        raise HTTPException(422, detail=[{"field": e.field, "reason": e.reason} for e in exc.errors]) from None
+    return p
 
 
 def series_period(

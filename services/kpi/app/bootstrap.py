@@ -52,11 +52,21 @@ def create_app(
             app.state.model = model
             app.state.settings = settings
             app.state.clock = clock
-            app.state.checks = standard_checks(settings, engine)
+            # Only what the KPI service uses: PostgreSQL (it reads the event store there, not Kafka) and the
+            # projector (503 naming it when it is stalled or braked).
+            app.state.checks = standard_checks(settings, engine, uses_kafka=False)
             tasks: list[asyncio.Task[None]] = []
             # Hook (a): the projector keeps the projection tables up to date with the event store.
             if run_projector:
-                projector = Projector(engine, model, registry)
+                projector = Projector(
+                    engine,
+                    model,
+                    registry,
+                    stall_after_seconds=settings.stall_after_seconds,
+                    brake_run=settings.set_aside_brake_run,
+                    failure_log_interval_seconds=settings.failure_log_interval_seconds,
+                )
+                app.state.checks["projector"] = projector.health.readiness
                 tasks.append(asyncio.create_task(projector.run(), name="kpi-projector"))
             # The Prometheus collector reads the projections at scrape time (cached metrics_cache_seconds).
             collector = KpiCollector(engine, model, settings.metrics_cache_seconds)

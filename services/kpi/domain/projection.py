@@ -38,7 +38,7 @@ from services.stage_engine.domain.model_types import StageModel
 
 
 class ProjectionError(ValueError):
-    """A record the projection cannot read (names the position)."""
+    """A record the projection cannot read (names the position): the projector sets it aside."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +144,17 @@ Op = (
 
 
 def project(record: LeadEventRecord, model: StageModel) -> tuple[Op, ...]:
+    """Raises `ProjectionError` naming the position for a record it cannot read (the projector sets it aside)."""
     try:
-        event = from_dict(dict(record.event))
-    except (ValueError, TypeError) as exc:
-        raise ProjectionError(f"position {record.position}: {exc}") from exc
+        return _project(record, model)
+    except ProjectionError:
+        raise
+    except (ValueError, TypeError, ArithmeticError, KeyError, AttributeError) as exc:
+        raise ProjectionError(f"position {record.position}: {explain(exc)}") from exc
+
+
+def _project(record: LeadEventRecord, model: StageModel) -> tuple[Op, ...]:
+    event = from_dict(dict(record.event))
     if event.lead_id != record.lead_id:
         raise ProjectionError(f"position {record.position}: event of {event.lead_id} in stream {record.lead_id}")
     lead = record.lead_id
@@ -206,6 +213,11 @@ def _merged(record: LeadEventRecord, e: LeadsMerged, model: StageModel) -> tuple
     if e.stage_after is not None:
         ops.append(ReachStage(e.lead_id, path_index(model, e.stage_after)))
     return tuple(ops)
+
+
+def explain(exc: BaseException) -> str:
+    """A ValueError's message says it all; other errors need their type ("KeyError: 'amount'")."""
+    return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
 
 
 def path_index(model: StageModel, stage: str) -> int | None:

@@ -27,9 +27,11 @@ from services.kpi.domain.projection import (
     MeetSla,
     Op,
     OpenStay,
+    ProjectionError,
     ReachStage,
     RecordFeedback,
     RecordTransition,
+    explain,
     project,
 )
 from services.stage_engine.domain.model_types import StageModel
@@ -85,7 +87,12 @@ class Changes:
         for record in records:
             if record.position <= self.last_position:
                 raise ValueError(f"records out of order: {record.position} after {self.last_position}")
-            self.add(project(record, model))
+            try:
+                self.add(project(record, model))
+            except ProjectionError:
+                raise
+            except (ValueError, TypeError, ArithmeticError) as exc:  # a value the fold cannot use (naive time, ...)
+                raise ProjectionError(f"position {record.position}: {explain(exc)}") from exc
             self.records += 1
             self.last_position = record.position
         return self
