@@ -11,6 +11,7 @@ from services.ingest.api.auth import authenticated_source
 from services.ingest.api.body import read_json
 from services.ingest.api.errors import RequestRefused, error_body
 from services.ingest.app.intake import Intake
+from services.ingest.domain.storable import TOO_LARGE
 
 router = APIRouter(tags=["events"])
 
@@ -18,7 +19,11 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "At least one event is durable in Kafka; `errors` lists the refused ones by index"},
     400: {"description": 'The body is not JSON, or not an event or {"events": [...]}'},
     401: {"description": "The API key is missing, unknown or revoked"},
-    413: {"description": "Body (also after gunzip) or event count over the limit"},
+    413: {
+        "description": "Body (also after gunzip) or event count over the limit; or no event was accepted and one "
+        "is larger than the per-event limit once encoded (STAGETRACK_MAX_EVENT_BYTES; in a batch with accepted "
+        "events it is listed in `errors` of the 202)"
+    },
     415: {"description": "A content encoding other than gzip"},
     422: {"description": "No event of the request is valid; each error names index, field and reason"},
     503: {"description": "Kafka did not acknowledge in time; retry after Retry-After seconds, same event ids"},
@@ -45,8 +50,13 @@ def items_of(body: object, max_events: int, key: str = "events") -> list[object]
 async def accept(request: Request, items: list[object], source: str, ok_status: int) -> JSONResponse:
     intake: Intake = request.app.state.intake
     result = await intake.accept(items, source)
-    status = ok_status if result.accepted else 422
+    status = ok_status if result.accepted else 413 if any(_too_large(e) for e in result.errors) else 422
     return JSONResponse(error_body(result.accepted, result.errors), status_code=status)
+
+
+def _too_large(error: dict[str, Any]) -> bool:
+    """An event over the per-event size limit: resending it can never succeed, so not a 422 but a 413."""
+    return error["field"] == "" and str(error["reason"]).startswith(TOO_LARGE)
 
 
 @router.post("/v1/events", status_code=202, responses=RESPONSES, summary="Send one event or a batch")

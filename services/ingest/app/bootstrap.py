@@ -36,7 +36,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     registry = new_registry()
     validators = load_validators(SCHEMAS_DIR)
     validator = EventValidator(
-        validators, reporting_currency=settings.reporting_currency, rates=settings.currency_rates
+        validators,
+        reporting_currency=settings.reporting_currency,
+        rates=settings.currency_rates,
+        max_event_bytes=settings.max_event_bytes,
     )
 
     @contextlib.asynccontextmanager

@@ -9,6 +9,10 @@ from pydantic import Field, SecretStr
 from services.common.settings import ServiceSettings
 from services.ingest.connectors.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
 from services.ingest.connectors.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
+from services.ingest.domain.validation import DEFAULT_MAX_EVENT_BYTES
+
+# aiokafka's max_request_size, which services.common.kafka.durable_producer keeps: a larger record is never sent.
+KAFKA_MAX_REQUEST_BYTES = 1024 * 1024
 
 
 class IngestSettings(ServiceSettings):
@@ -16,6 +20,9 @@ class IngestSettings(ServiceSettings):
     max_events_per_request: int = Field(default=1000, ge=1)
     # Applies to the JSON document after gzip decompression as well, so a gzip bomb is cut off early.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The largest event, encoded as its Kafka record: a larger one is refused with 413 (docs/ingest-validation.md).
+    # Below the producer's largest request, with room for what the engine wraps around an event downstream.
+    max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1024, le=KAFKA_MAX_REQUEST_BYTES - 4096)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     kafka_send_timeout_seconds: float = Field(default=5.0, gt=0)
     retry_after_seconds: int = Field(default=5, ge=1)

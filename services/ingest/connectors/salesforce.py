@@ -14,7 +14,9 @@ them in the outbound message's fields.
 - Contact: identified, lead_id `salesforce-<Id>`.
 - Opportunity: StageName through the stage mapping (unmapped: ignored); opportunity_id = Id, amount = Amount,
   currency = CurrencyIsoCode when present, reason = StageName for a lost one; the lead is ContactId when the
-  message carries it (lead_id), else the opportunity itself (anonymous_id `salesforce-<Id>`).
+  message carries it (lead_id), else the opportunity itself (anonymous_id `salesforce-<Id>`). Salesforce
+  writes currency fields as xsd:double, in E notation from 10^7 on ("1.5E7"): the amount is rewritten as a
+  plain decimal ("15000000"), then judged like any amount (its limit included: 1.0E16 is refused).
 - AccountId, when present → account_id `salesforce-<AccountId>`.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
@@ -43,6 +46,7 @@ DEFAULT_OPPORTUNITY_STAGES: dict[str, str] = {
     "Closed Lost": "opportunity_lost",
 }
 _REASON_TYPES = frozenset({"opportunity_lost", "lead_disqualified", "churned"})
+_PLAIN_DIGITS = 38  # past any amount validation accepts, short of an exponent that would spell out megabytes
 
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -135,6 +139,20 @@ def _text(element: Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
+def plain_amount(text: str) -> str:
+    """An xsd:double in plain decimal notation ("1.5E7" -> "15000000"); anything else (not a number, INF,
+    NaN, a negative) unchanged, for validation to refuse with its own reason."""
+    if "e" not in text.lower():
+        return text
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    if not value.is_finite() or value.adjusted() > _PLAIN_DIGITS:
+        return text  # not spelled out: validation refuses it (as not a decimal) without a huge string
+    return format(value, "f")
+
+
 def sf_id(record_id: str) -> str:
     return f"salesforce-{record_id}"
 
@@ -190,7 +208,7 @@ def _opportunity(
         return []
     properties: dict[str, object] = {"opportunity_id": record}
     if "Amount" in n.fields:
-        properties["amount"] = n.fields["Amount"]
+        properties["amount"] = plain_amount(n.fields["Amount"])
     if "CurrencyIsoCode" in n.fields:
         properties["currency"] = n.fields["CurrencyIsoCode"]
     if target in _REASON_TYPES:

@@ -13,6 +13,9 @@ opportunity_won, renewal_won, upsell_won, cross_sell_won) after the schema passe
   minor unit, and the original is kept as `original_amount` (canonical string) and `original_currency`.
 - Afterwards `properties["amount"]` is a string and `properties["currency"]` is the reporting currency.
   An event without an amount keeps no amount; a currency it names is checked and normalized the same way.
+- Every amount kept (the amount in the reporting currency, and `original_amount`) is at most
+  `services.common.limits.MAX_AMOUNT`, the largest the KPI projections store (numeric(20,4)); a larger one,
+  also one that only grows past it by conversion, refuses the event naming `properties.amount`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
+from services.common.limits import MAX_AMOUNT
 from services.ingest.domain.problems import Problem
 
 # ISO 4217 minor units that are not 2 (every other code has 2).
@@ -35,7 +39,8 @@ _MINOR_UNITS: dict[str, int] = {
 }
 _CODE = re.compile(r"[A-Z]{3}")
 _CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
-_MAX_DIGITS_BEFORE_POINT = 30
+_ROUNDABLE = MAX_AMOUNT + 1
+_TOO_LARGE = f"is larger than the largest amount stored ({MAX_AMOUNT})"
 
 
 def minor_unit(currency: str) -> int:
@@ -45,8 +50,14 @@ def minor_unit(currency: str) -> int:
 
 def canonical(amount: Decimal, currency: str) -> str:
     """`amount` with exactly the currency's minor-unit digits, as a plain string: "12000", "99.50"."""
-    quantum = Decimal(1).scaleb(-minor_unit(currency))
-    value = amount.quantize(quantum, context=_CONTEXT)
+    return _plain(_rounded(amount, currency))
+
+
+def _rounded(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), context=_CONTEXT)
+
+
+def _plain(value: Decimal) -> str:
     return format(value.copy_abs() if value.is_zero() else value, "f")  # never "-0"
 
 
@@ -82,7 +93,12 @@ class MoneyPolicy:
             props["amount"] = canonical(amount, source)
         else:
             converted = _CONTEXT.multiply(amount, self.rates[source])
-            props["amount"] = canonical(converted, self.reporting_currency)
+            if converted <= _ROUNDABLE:  # quantize() only what may fit (a huge rate would exceed its precision)
+                converted = _rounded(converted, self.reporting_currency)
+            if converted > MAX_AMOUNT:
+                reason = f"{_TOO_LARGE} once converted to {self.reporting_currency}"
+                return props, [Problem("properties.amount", reason)]
+            props["amount"] = _plain(converted)
             props["original_amount"] = canonical(amount, source)
         self._stamp_currency(props, source)
         return props, []
@@ -118,8 +134,8 @@ def _parse_amount(raw: object, currency: str) -> tuple[Decimal | None, str | Non
         return None, "must be a finite number"
     if amount < 0:
         return None, "must not be negative"
-    if amount.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
-        return None, f"is too large (at most {_MAX_DIGITS_BEFORE_POINT} digits before the decimal point)"
+    if amount > MAX_AMOUNT:  # also keeps quantize() away from numbers beyond its precision (1e300)
+        return None, _TOO_LARGE
     places = minor_unit(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places), context=_CONTEXT):
         return None, f"has more decimal places than {currency} allows ({places})"

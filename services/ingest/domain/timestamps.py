@@ -3,13 +3,23 @@
 RFC 3339 section 5.6 with a mandatory offset ("Z" or "+09:00"); lower-case "t"/"z" and a space instead of
 "T" (which the RFC's note allows and Python's `str(datetime)` writes) are accepted. A timestamp without an
 offset is *naive*: it could be in any of the world's offsets, so it is refused rather than guessed.
+
+`occurred_at` must also be storable and plausible (`occurred_at_problem`): PostgreSQL's timestamptz refuses
+UTC offsets beyond ±15:59, and the event time must fall in a window around the ingest's clock
+(services.common.limits: not before EARLIEST_YEAR, at most MAX_FUTURE ahead).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+
+from services.common.limits import EARLIEST_YEAR, MAX_FUTURE, MAX_UTC_OFFSET
+
+EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+_UTC = "%Y-%m-%dT%H:%M:%SZ"
+_OFFSET_REASON = "has a UTC offset beyond ±15:59, the widest PostgreSQL stores (e.g. +09:00, -05:00, Z)"
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?",
@@ -42,3 +52,23 @@ def lacks_offset(value: str) -> bool:
 def is_rfc3339(value: object) -> bool:
     """The `date-time` format check used by the JSON Schema validators (non-strings pass: `type` reports them)."""
     return not isinstance(value, str) or parse_rfc3339(value) is not None
+
+
+def occurred_at_problem(occurred_at: datetime, received_at: datetime) -> str | None:
+    """Why an (aware) occurred_at cannot be accepted, or None. Comparisons of aware datetimes never overflow,
+    even for year 1 or 9999 with an offset (converting them to UTC would)."""
+    offset = occurred_at.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return _OFFSET_REASON
+    latest = received_at + MAX_FUTURE
+    if not EARLIEST <= occurred_at <= latest:
+        return (
+            f"is outside the accepted window: from {EARLIEST:{_UTC}} to {_days(MAX_FUTURE)} after the ingest's "
+            f"clock (now {latest.astimezone(UTC):{_UTC}})"
+        )
+    return None
+
+
+def _days(span: timedelta) -> str:
+    days = span / timedelta(days=1)
+    return f"{days:g} day{'' if days == 1 else 's'}"

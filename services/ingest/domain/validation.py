@@ -1,9 +1,11 @@
-"""Validation of incoming events: the schemas, then the personal-data guard, then money.
+"""Validation of incoming events: the schemas, the personal-data guard and what the stores hold, then money
+and the event's size.
 
 Each item of a batch is judged on its own: one bad item never stops the others, and every problem of a bad
-item is reported (all its schema errors, each as its own `ItemError`). The personal-data guard also runs on
-an item that broke the schema, so the client learns everything at once; money is only normalized once the
-rest passed. `properties` may nest objects and arrays at most MAX_DEPTH levels deep.
+item is reported (all its schema errors, each as its own `ItemError`). The personal-data guard and the
+storable checks (`timestamps.occurred_at_problem`, `storable.nul_problems`) also run on an item that broke
+the schema, so the client learns everything at once; money is only normalized, and the encoded size only
+measured, once the rest passed. `properties` may nest objects and arrays at most MAX_DEPTH levels deep.
 
 Duplicate event_ids, within a batch or across batches, are accepted silently: event_id is the client's
 idempotency key, the same id is the same event (a retry), and the stage engine stores it once. The ingest
@@ -24,9 +26,10 @@ from services.ingest.domain.personal_data import personal_data_problems
 from services.ingest.domain.problems import Problem
 from services.ingest.domain.schema_errors import schema_problems
 from services.ingest.domain.schemas import Validators
-from services.ingest.domain.timestamps import parse_rfc3339
+from services.ingest.domain.storable import check_storable, size_problem
 
 MAX_DEPTH = 32  # nesting of objects/arrays in properties (the Kafka encoder, orjson, stops at 254)
+DEFAULT_MAX_EVENT_BYTES = 512 * 1024  # the encoded event; IngestSettings.max_event_bytes explains the default
 _CONTAINERS = (dict, list)  # a tuple: `dict | list` in isinstance() builds a union object on every call
 
 
@@ -61,8 +64,10 @@ class EventValidator:
         *,
         reporting_currency: str = "JPY",
         rates: Mapping[str, Decimal] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self._validators = validators
+        self._max_event_bytes = max_event_bytes
         self._money = MoneyPolicy(reporting_currency, rates)
         self._money_types = validators.money_types
 
@@ -101,17 +106,19 @@ class EventValidator:
         if type_schema is not None and isinstance(properties, dict) and not type_schema.is_valid(properties):
             problems += schema_problems(type_schema.validator.iter_errors(properties), ("properties",))
         problems += personal_data_problems(event_type, item.get("lead_id"), item.get("anonymous_id"), properties)
+        storable = check_storable(item.get("occurred_at"), properties, received_at)
+        problems += storable.problems
         if problems:
             return problems
+        occurred_at = storable.occurred_at
+        assert occurred_at is not None, "the schema's date-time format guarantees it"
         if event_type in self._money_types:
             properties, problems = self._money.normalize(properties)
             if problems:
                 return problems
         else:
             properties = dict(properties)
-        occurred_at = parse_rfc3339(item["occurred_at"])
-        assert occurred_at is not None, "the schema's date-time format guarantees it"
-        return Event(
+        event = Event(
             event_id=item["event_id"],
             type=str(event_type),
             occurred_at=occurred_at,
@@ -122,6 +129,8 @@ class EventValidator:
             account_id=item.get("account_id"),
             properties=properties,
         )
+        too_large = size_problem(event, storable.properties_bytes, self._max_event_bytes)
+        return event if too_large is None else [too_large]
 
 
 def _deeper_than(value: object, limit: int) -> bool:

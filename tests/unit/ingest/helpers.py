@@ -8,7 +8,7 @@ from typing import Any
 
 from services.ingest.domain.validation import EventValidator, ValidationResult
 
-RECEIVED_AT = datetime(2024, 5, 1, 0, 0, 5, tzinfo=UTC)
+RECEIVED_AT = datetime(2024, 7, 1, 0, 0, 5, tzinfo=UTC)  # after every example event
 
 # One valid `properties` per type, written from PRODUCT.md's table (not read from the schemas under test).
 VALID_PROPERTIES: dict[str, dict[str, Any]] = {

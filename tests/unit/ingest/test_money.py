@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.common.limits import MAX_AMOUNT
 from services.ingest.domain.money import MoneyPolicy, canonical, minor_unit
 from services.ingest.domain.schemas import Validators
 from services.ingest.domain.validation import EventValidator
@@ -29,7 +30,9 @@ def won(amount: Any, currency: str | None = None, event_type: str = "opportunity
         ("1200000.00", "1200000"),
         (0, "0"),
         (-0.0, "0"),
-        (1e20, "100000000000000000000"),
+        (9999999999999998.0, "9999999999999998"),
+        (9999999999999999, "9999999999999999"),
+        ("09999999999999999.000", "9999999999999999"),
         ("007", "7"),
     ],
 )
@@ -107,7 +110,8 @@ def test_more_decimals_than_the_currency_has_are_refused(
         (float("inf"), "must be a finite number"),
         (float("nan"), "must be a finite number"),
         (-5, "must be at least 0"),
-        ("1" * 31, "is too large (at most 30 digits before the decimal point)"),
+        ("1" * 31, "is larger than the largest amount stored (9999999999999999.9999)"),
+        (1e300, "is larger than the largest amount stored (9999999999999999.9999)"),
     ],
 )
 def test_non_finite_negative_and_absurd_amounts_are_refused(
@@ -162,3 +166,41 @@ def test_a_bad_configuration_fails_at_start_up(reporting: str, rates: Any, messa
 def test_minor_units_follow_iso_4217() -> None:
     assert [minor_unit(c) for c in ("JPY", "KRW", "USD", "EUR", "GBP", "KWD", "CLF")] == [0, 0, 2, 2, 2, 3, 4]
     assert canonical(Decimal("5"), "USD") == "5.00" and canonical(Decimal("2.5"), "JPY") == "2"
+
+
+TOO_LARGE = f"is larger than the largest amount stored ({MAX_AMOUNT})"
+
+
+@pytest.mark.parametrize(
+    ("reporting", "largest", "next_up"),
+    [
+        ("JPY", "9999999999999999", "10000000000000000"),
+        ("USD", "9999999999999999.99", "10000000000000000.00"),
+        ("KWD", "9999999999999999.999", "10000000000000000.000"),
+        ("CLF", "9999999999999999.9999", "10000000000000000.0000"),
+    ],
+)
+def test_the_largest_amount_is_kept_exactly_and_the_next_one_up_refused(
+    validators: Validators, reporting: str, largest: str, next_up: str
+) -> None:
+    deployment = EventValidator(validators, reporting_currency=reporting)
+    assert accepted_properties(deployment, won(largest))["amount"] == largest
+    assert errors_of(deployment, won(next_up)) == [("properties.amount", TOO_LARGE)]
+
+
+def test_an_amount_that_conversion_takes_past_the_limit_is_refused(validators: Validators) -> None:
+    rates = {"USD": Decimal("150"), "XAU": Decimal("1e30")}
+    deployment = EventValidator(validators, rates=rates)
+    largest_usd = "66666666666666.66"  # x 150 = 9999999999999999 yen, exactly the largest
+    assert accepted_properties(deployment, won(largest_usd, "USD"))["amount"] == str(int(MAX_AMOUNT))
+    assert errors_of(deployment, won("66666666666666.67", "USD")) == [
+        ("properties.amount", f"{TOO_LARGE} once converted to JPY")
+    ]
+    assert errors_of(deployment, won("9999999999999999.99", "XAU"))[0][0] == "properties.amount"  # 1e46: no crash
+
+
+def test_the_original_amount_is_bounded_too(validators: Validators) -> None:
+    deployment = EventValidator(validators, rates={"VND": Decimal("0.006")})
+    assert errors_of(deployment, won("10000000000000000", "VND")) == [("properties.amount", TOO_LARGE)]
+    kept = accepted_properties(deployment, won("9999999999999999", "VND"))
+    assert (kept["amount"], kept["original_amount"]) == ("60000000000000", "9999999999999999")
