@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from services.common.envelope import EVENT_TYPES
+from services.common.limits import MAX_AMOUNT, MAX_UTC_OFFSET
 from services.ingest.domain.fast_check import compile_check
 from services.ingest.domain.schemas import Validators, default_schemas_dir, load_validators
 from services.ingest.domain.segment import map_segment_call
@@ -41,6 +44,18 @@ tricky_strings = st.sampled_from(
         "1e3",
         "page_viewed",
         "tracked",
+        "\x00",
+        "id\x00",
+        "id\n",
+        "\tid",
+        "\x7f",
+        "\x85",
+        "\u2028",
+        "\\u0000",
+        "2024-05-01T09:30:00+16:00",
+        "0001-01-01T00:00:00Z",
+        "9999999999999999",
+        "10000000000000000",
     ]
 )
 scalars = st.none() | st.booleans() | st.integers(-10, 200) | st.floats() | st.text(max_size=8) | tricky_strings
@@ -93,8 +108,19 @@ def _envelopes() -> st.SearchStrategy[Any]:
     valid = st.builds(
         lambda t, ids, ts, props: {"event_id": "e", "type": t, "occurred_at": ts, **ids, "properties": props},
         st.sampled_from(EVENT_TYPES),
-        st.sampled_from([{"lead_id": "l"}, {"anonymous_id": "a"}, {}, {"lead_id": None, "anonymous_id": "a"}]),
-        st.sampled_from(["2024-05-01T09:30:00+09:00", "2024-05-01T09:30:00", "soon"]),
+        st.sampled_from(
+            [{"lead_id": "l"}, {"anonymous_id": "a"}, {}, {"lead_id": None, "anonymous_id": "a"}, {"lead_id": "l\x00"}]
+        ),
+        st.sampled_from(
+            [
+                "2024-05-01T09:30:00+09:00",
+                "2024-05-01T09:30:00",
+                "soon",
+                "2024-05-01T09:30:00-23:59",
+                "9999-12-31T23:59:59-05:00",
+                "0001-01-01T00:00:00+09:00",
+            ]
+        ),
         st.dictionaries(
             st.sampled_from(["path", "name", "amount", "currency", "email", "opportunity_id"]), json_values
         ),
@@ -114,6 +140,10 @@ def test_validation_never_raises_and_judges_every_item_exactly_once(items: list[
     for _, event in result.accepted:
         if "amount" in event.properties and event.type in VALIDATORS.money_types:
             assert isinstance(event.properties["amount"], str) and event.properties["currency"] == "JPY"
+            assert Decimal(event.properties["amount"]) <= MAX_AMOUNT
+        assert "\x00" not in orjson.dumps(event.properties).decode()  # storable: never a NUL
+        assert not any("\x00" in (i or "") for i in (event.event_id, event.lead_id, event.anonymous_id))
+        assert abs(event.occurred_at.utcoffset() or timedelta(0)) <= MAX_UTC_OFFSET
 
 
 @given(
@@ -130,8 +160,15 @@ def test_conversion_is_exact_half_even_rounding_of_amount_times_rate(cents: int,
         "lead_id": "l",
         "properties": {"amount": str(usd), "currency": "USD"},
     }
-    [(_, event)] = validator.validate_batch([item], source="p", received_at=RECEIVED_AT).accepted
-    assert event.properties["amount"] == str((usd * rate).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    result = validator.validate_batch([item], source="p", received_at=RECEIVED_AT)
+    expected = (usd * rate).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    if expected > MAX_AMOUNT:  # the KPI's numeric(20,4) could not hold it
+        assert [(e.field, e.reason.endswith("once converted to JPY")) for e in result.errors] == [
+            ("properties.amount", True)
+        ]
+        return
+    [(_, event)] = result.accepted
+    assert event.properties["amount"] == str(expected)
     assert Decimal(event.properties["original_amount"]) == usd
 
 

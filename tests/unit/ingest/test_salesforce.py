@@ -137,3 +137,23 @@ def test_organization_ids_compare_on_their_15_character_form() -> None:
 def test_ack_and_fault_are_soap() -> None:
     assert "<Ack>true</Ack>" in ACK
     assert "<faultstring>a &lt;b&gt;</faultstring>" in fault("Client", "a <b>")
+
+
+@pytest.mark.parametrize(
+    ("sent", "amount"),
+    [
+        ("1200000.0", "1200000.0"),  # below 10^7 Salesforce writes plain decimals: kept as sent
+        ("1.5E7", "15000000"),
+        ("9.999999999999999E15", "9999999999999999"),
+        ("1.0E16", "10000000000000000"),  # plain, so validation refuses it as too large, not as malformed
+        ("1E-2", "0.01"),
+        ("INF", "INF"),
+        ("1e999999999", "1e999999999"),  # never spelled out; validation refuses it
+        ("n/a", "n/a"),
+    ],
+)
+def test_an_amount_in_e_notation_becomes_a_plain_decimal(sent: str, amount: str) -> None:
+    opportunity = WON.replace("<sf:Amount>1200000.0</sf:Amount>", f"<sf:Amount>{sent}</sf:Amount>")
+    [n] = parse(envelope(("04l2", "Opportunity", opportunity))).notifications
+    [won] = map_notification(n, SalesforceMapping())
+    assert isinstance(won, dict) and won["properties"] == {"opportunity_id": "006000000000001AAA", "amount": amount}
