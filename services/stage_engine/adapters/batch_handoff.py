@@ -11,6 +11,10 @@ N's outcome is handed over with it: N+1 takes the leads N changed and the identi
 are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again). It
 writes only if the attempt of N that committed is the one whose outcome it used. A change by another engine
 to one of those leads after N committed fails N+1's append on the (lead, version) key; the batch is retried.
+
+A batch the store refuses because of one of its events is taken apart and committed piece by piece, alone
+(`app/processor.py`): it counts as rolled back, so N+1 waits until all of N's pieces committed and then goes
+alone too. A batch that stops the loop (the set-aside brake) fails `committed`, and so every batch behind it.
 """
 
 from __future__ import annotations
@@ -33,11 +37,20 @@ class Handoff:
         self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
         self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`
+        self.set_asides = 0  # events the current attempt sets aside (the batch behind counts them for the brake)
+        # Once the batch is taken apart: how many of its records are committed (a retry goes on from there).
+        self.alone_from: int | None = None
         self.committed: asyncio.Future[BatchOutcome | None] = asyncio.get_running_loop().create_future()
 
     def commit_done(self) -> None:
         if not self.committed.done():
             self.committed.set_result(self.outcome)
+
+    def fail(self, exc: BaseException) -> None:
+        """This batch will never commit (the loop stopped): the batches behind it raise `exc` too."""
+        if not self.committed.done():
+            self.committed.set_exception(exc)
+            self.committed.exception()  # retrieved here: no "never retrieved" warning when nothing is behind
 
     async def wait_committed(self, used: BatchOutcome | None) -> None:
         """For the batch behind, which used the outcome `used`: returns once this batch committed that outcome;

@@ -13,6 +13,8 @@ class CountedDeadLetters:
     async def stop(self) -> None:
         pass
 
-    async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None:
+    async def send(
+        self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int], event_id: str | None = None
+    ) -> None:
         if len(self.examples) < self._keep:
             self.examples.append(f"  dead letter {origin[0]}/{origin[1]}/{origin[2]}: {reason}")

@@ -1,4 +1,8 @@
-"""The dead-letter topic: an event the engine cannot process goes here with the reason; its partition moves on."""
+"""The dead-letter topic: a record the engine cannot process goes here with the reason; its partition moves on.
+
+Each dead letter is the original record (value and key) with headers: `reason` (why: the decoder's, the
+domain's or the database's error), `origin` (`topic/partition/offset` it was taken from) and, when the record
+was an envelope, `event_id`. `app/dead_letter_admin.py` lists them and redrives them to the events topic."""
 
 from __future__ import annotations
 
@@ -17,13 +21,17 @@ class DeadLetters:
         if self._started:
             await self._producer.stop()
 
-    async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None:
+    async def send(
+        self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int], event_id: str | None = None
+    ) -> None:
         """Awaited before the batch commits, so a dead letter is never lost (it may repeat if the commit fails)."""
         topic, partition, offset = origin
         headers = [
-            ("reason", reason.encode()[:4000]),
+            ("reason", reason.encode(errors="backslashreplace")[:4000]),
             ("origin", f"{topic}/{partition}/{offset}".encode()),
         ]
+        if event_id is not None:
+            headers.append(("event_id", event_id.encode(errors="backslashreplace")))
         if not self._started:  # started on first use: most batches have no dead letter
             await self._producer.start()
             self._started = True

@@ -20,7 +20,8 @@ from services.stage_engine.adapters.store_documents import (
     owners_document,
     snapshots_document,
 )
-from services.stage_engine.adapters.store_statements import CLAIM, WRITE_ALL, WRITE_SNAPSHOTS
+from services.stage_engine.adapters.store_errors import IdentityRace
+from services.stage_engine.adapters.store_statements import CLAIM, SET_ASIDE, WRITE_ALL, WRITE_SNAPSHOTS
 from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.lead import Identity, Lead
 
@@ -32,8 +33,7 @@ APPEND_LOCK = 0x57A6E  # arbitrary constant shared by every engine
 TopicPartition = tuple[str, int]
 
 
-class IdentityRace(Exception):
-    """Another engine claimed one of our new identities first; the batch is retried and will merge."""
+__all__ = ["EventStore", "IdentityRace", "StoreTransaction", "TopicPartition"]
 
 
 class StoreTransaction:
@@ -59,6 +59,13 @@ class StoreTransaction:
             else:  # as text, parsed by msgspec into the Lead (the dialect's jsonb codec, json.loads, is far slower)
                 leads[a] = lead_from_json(b)
         return fresh, owners, leads
+
+    async def set_aside(self, claimed: Collection[str], places: Collection[str]) -> set[str]:
+        """Events set aside: their claimed ids are released (a redrive can store them later), their places in
+        the log (`kafka:topic/partition/offset`) claimed instead; returns the places not claimed before (the
+        others were set aside by an earlier attempt and are not dead-lettered again)."""
+        rows = await self.conn.fetch(SET_ASIDE, array_document(claimed), array_document(places))
+        return {row[0] for row in rows}
 
     async def leads(self, lead_ids: Iterable[str]) -> dict[str, Lead]:
         """Locks and loads the leads, following merged_into to their survivors."""

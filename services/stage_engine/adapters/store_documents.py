@@ -15,29 +15,38 @@ from typing import Any
 
 import orjson
 
+from services.stage_engine.adapters.store_errors import UnstorableValue
 from services.stage_engine.domain.events import DomainEvent
 from services.stage_engine.domain.lead import Identity, Lead
 
 
 def array_document(values: Iterable[str | Identity]) -> str:
     """`["a", "b", ...]`, or `[[kind, value], ...]` for identities."""
-    return orjson.dumps(list(values)).decode()
+    return _dumps(list(values))
 
 
 def owners_document(owners: Mapping[Identity, str]) -> str:
     """`[[kind, value, lead_id], ...]`"""
-    return orjson.dumps([(kind, value, lead) for (kind, value), lead in owners.items()]).decode()
+    return _dumps([(kind, value, lead) for (kind, value), lead in owners.items()])
 
 
 def snapshots_document(leads: Iterable[Lead]) -> str:
     """`[[lead_id, version, state], ...]`; the state as `lead_to_dict` writes it."""
-    return orjson.dumps([(lead.lead_id, lead.version, lead) for lead in leads], default=_sorted).decode()
+    return _dumps([(lead.lead_id, lead.version, lead) for lead in leads])
 
 
 def events_document(appended: Iterable[tuple[DomainEvent, int]]) -> str:
     """`[[version, type, event], ...]`; the event as `to_dict` writes it without its `type`, which the
     statement adds back."""
-    return orjson.dumps([(version, type(event).__name__, event) for event, version in appended]).decode()
+    return _dumps([(version, type(event).__name__, event) for event, version in appended])
+
+
+def _dumps(rows: list[Any]) -> str:
+    """A value orjson refuses (an integer beyond 64 bits in a property) is the event's fault, not the moment's."""
+    try:
+        return orjson.dumps(rows, default=_sorted).decode()
+    except TypeError as exc:
+        raise UnstorableValue(str(exc)) from exc
 
 
 def _sorted(value: object) -> list[Any]:

@@ -22,6 +22,15 @@ CLAIM = (
     "SELECT 2, lead_id, state, NULL FROM locked"
 )
 
+# Events set aside in a batch that claimed them: their ids ($1) released, their places in the log ($2) claimed;
+# returns the places not claimed before.
+SET_ASIDE = (
+    "WITH released AS (DELETE FROM processed_events "
+    "WHERE event_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))) "
+    "INSERT INTO processed_events (event_id) SELECT jsonb_array_elements_text($2::text::jsonb) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
 # Snapshots ([[lead_id, version, state], ...]) inserted or replaced, as a CTE of the statements below.
 _SNAPSHOTS = (
     "INSERT INTO lead_snapshots (lead_id, version, state) "

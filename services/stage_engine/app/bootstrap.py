@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
 from services.common.service import database, service_app, standard_checks, stop_tasks
 from services.stage_engine.adapters.consumer import EventsConsumer
@@ -58,6 +59,13 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             store = EventStore(engine, keep_connections=True)
             dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
             if settings.run_consumer:
+                health = LoopHealth(
+                    "engine-consumer",
+                    registry,
+                    stall_after_seconds=settings.stall_after_seconds,
+                    brake_run=settings.set_aside_brake_run,
+                )
+                app.state.checks["consumer"] = health.readiness  # 503 naming the loop when stalled or braked
                 processor = BatchProcessor(
                     store,
                     model,
@@ -65,6 +73,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
                     dead_letters,
                     settings.consumer_group,
                     EngineMetrics.register(registry),
+                    health,
                 )
                 consumer = EventsConsumer(
                     settings.kafka_bootstrap_servers,
@@ -73,7 +82,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
                     store,
                     processor.process,
                     registry,
+                    health,
                     settings.max_batch_records,
+                    settings.failure_log_interval_seconds,
                 )
                 outbox = start_outbox(settings, registry)
                 tasks = [asyncio.create_task(consumer.run(), name="events-consumer")]

@@ -1,74 +1,34 @@
-"""The engine's use case: take a batch of records from stagetrack.events and make it part of the store,
-exactly once, in one transaction with the consumer offsets."""
+"""The engine's use case: take a batch of records from stagetrack.events and make it part of the store, exactly
+once, in one transaction with the consumer offsets; set aside what the store cannot hold, and store the rest.
+
+A batch commits whole (two in flight: `adapters/batch_handoff.py`) unless the store refuses it because of one of
+its events (`adapters/store_errors.py`). Then it is split in halves, each its own transaction, in order and alone,
+until the one record that fails is found: that record goes to the dead-letter topic with the database's error,
+its place in the log is claimed and the offsets move past it; every other record is stored exactly once. After
+`set_aside_brake_run` records set aside in a row the loop stops (`LoopHealth`: `BrakeEngaged`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
 
-import asyncpg
 from aiokafka import ConsumerRecord
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from services.common.envelope import EnvelopeError, Event, decode
+from services.common.loop_health import BrakeEngaged, LoopHealth
 from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
-from services.stage_engine.adapters.store import EventStore, IdentityRace, StoreTransaction, TopicPartition
-from services.stage_engine.domain.batch import BatchApplier, BatchOutcome, identities_of
-from services.stage_engine.domain.email_identity import email_identities
-from services.stage_engine.domain.lead import Identity, Lead
+from services.stage_engine.adapters.store import EventStore
+from services.stage_engine.adapters.store_errors import CONFLICTS, caused_by_an_event, describe
+from services.stage_engine.app.batch_items import Item, next_offsets, read_items
+from services.stage_engine.app.batch_transaction import BatchTransaction, DeadLetterSink, GoAlone, Tally
+from services.stage_engine.app.engine_metrics import EngineMetrics
+from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.model_types import StageModel
 
+__all__ = ["BatchProcessor", "DeadLetterSink", "EngineMetrics"]
 log = logging.getLogger(__name__)
-
-
-class DeadLetterSink(Protocol):
-    """Where an event that cannot be processed goes: the dead-letter topic live, a counter in a replay."""
-
-    async def send(self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int]) -> None: ...
-
-
-# Envelopes decoded or applied between two turns of the event loop (~50 µs each: a turn every few ms).
-YIELD_EVERY = 64
-RETRYABLE = (
-    IdentityRace,
-    asyncpg.UniqueViolationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.LockNotAvailableError,  # lock_timeout: a wait that may be a cycle through two engines' pipelines
-)
-
-
-@dataclass
-class EngineMetrics:
-    events: Counter
-    batch_seconds: Histogram
-    last_event_time: Gauge
-    conflicts: Counter
-
-    @classmethod
-    def register(cls, registry: CollectorRegistry) -> EngineMetrics:
-        return cls(
-            events=Counter(
-                "stagetrack_engine_events",
-                "Envelopes taken from stagetrack.events by outcome (applied, duplicate, dead_lettered)",
-                ["outcome"],
-                registry=registry,
-            ),
-            batch_seconds=Histogram(
-                "stagetrack_engine_batch_seconds", "Time to make one consumed batch durable", registry=registry
-            ),
-            last_event_time=Gauge(
-                "stagetrack_engine_last_processed_timestamp_seconds",
-                "Wall-clock time of the last committed batch",
-                registry=registry,
-            ),
-            conflicts=Counter(
-                "stagetrack_engine_batch_retries", "Batches retried after a concurrency conflict", registry=registry
-            ),
-        )
+ATTEMPTS = 20  # conflicts in a row before the batch counts as failed (the consumer then retries it, logged)
 
 
 class BatchProcessor:
@@ -80,149 +40,135 @@ class BatchProcessor:
         dead_letters: DeadLetterSink,
         group_id: str,
         metrics: EngineMetrics,
+        health: LoopHealth | None = None,
     ) -> None:
+        """`health`: the consumer loop's (progress, and the brake on set-asides); None in a replay."""
+        self._transaction = BatchTransaction(store, model, email_key, group_id, dead_letters)
         self._store = store
-        self._model = model
-        self._email_key = email_key
-        self._dead_letters = dead_letters
         self._group_id = group_id
+        self._dead_letters = dead_letters
         self._metrics = metrics
+        self._health = health
+        self._brake_near = health.would_brake if health is not None else None
 
     async def process(
         self, records: Sequence[ConsumerRecord], previous: Handoff | None = None, handoff: Handoff | None = None
     ) -> None:
-        """Returns once the batch is committed; retries conflicts; raises on other failures (the caller retries).
+        """Returns once every record is stored or set aside; retries conflicts; raises on other failures (the
+        caller retries: records already committed are not taken again), and `BrakeEngaged` to stop the loop.
 
         `previous`: the batch in front, still committing (this one writes only after it committed);
         `handoff`: how this batch tells the one behind it (`adapters/batch_handoff.py`)."""
         handoff = handoff or Handoff()
-        with self._metrics.batch_seconds.time():
-            events: list[tuple[Event, ConsumerRecord]] = []
-            unreadable: list[tuple[ConsumerRecord, str]] = []
-            for n, record in enumerate(records, 1):
-                try:
-                    events.append((decode(record.value), record))
-                except EnvelopeError as exc:
-                    unreadable.append((record, str(exc)))
-                if n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # see `_apply`
-            offsets: dict[TopicPartition, int] = {}
-            for record in records:
-                offsets[(record.topic, record.partition)] = record.offset + 1
-            for attempt in range(1, 21):
-                try:
-                    await self._commit(events, unreadable, offsets, previous, handoff)
-                    break
-                except PredecessorRolledBack:
-                    handoff.rolled_back.set()
-                    assert previous is not None
-                    await previous.committed  # it retries until it commits; then this batch goes alone
-                    previous = None
-                except RETRYABLE as exc:
-                    handoff.rolled_back.set()
-                    self._metrics.conflicts.inc()
-                    log.info("batch conflict (attempt %d), retrying: %r", attempt, exc)
-                    await asyncio.sleep(min(0.01 * 2**attempt, 1.0))
-                except BaseException:
-                    handoff.rolled_back.set()
-                    raise
-            else:
-                raise RuntimeError("batch kept conflicting after 20 attempts")
+        try:
+            with self._metrics.batch_seconds.time():
+                items = await read_items(records)
+                if handoff.alone_from is not None or not await self._whole(items, previous, handoff):
+                    await self._alone(items, handoff)
+        except BrakeEngaged as exc:
+            handoff.rolled_back.set()
+            handoff.decided.set()
+            handoff.fail(exc)
+            raise
         handoff.commit_done()
         self._metrics.last_event_time.set_to_current_time()
 
-    async def _commit(
-        self,
-        events: list[tuple[Event, ConsumerRecord]],
-        unreadable: list[tuple[ConsumerRecord, str]],
-        offsets: dict[TopicPartition, int],
-        previous: Handoff | None,
-        handoff: Handoff,
-    ) -> None:
-        first: dict[str, tuple[Event, ConsumerRecord]] = {}
-        for event, record in events:
-            first.setdefault(event.event_id, (event, record))
-        # An unreadable record has no event id: it is claimed by its place in the log, so a re-read after a
-        # rebalance does not dead-letter it again.
-        places = {f"kafka:{r.topic}/{r.partition}/{r.offset}": (r, reason) for r, reason in unreadable}
-        # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
-        extras = {e.event_id: email_identities(e, self._email_key) for e, _ in first.values()}
-        identities = {i for e, _ in first.values() for i in identities_of(e, extras[e.event_id])}
-        if previous is not None:
-            # this batch was decoded while the batch in front decided; it carries that batch's outcome
-            await previous.decided.wait()
-        async with self._store.transaction() as tx:
-            if previous is not None and previous.in_front_committed is not None:
-                # decoded, and BEGIN sent, meanwhile: it takes no snapshot or lock. From here at most two batches
-                # hold locks, and this one sees everything but the batch in front's writes.
-                await previous.in_front_committed
-            carried = previous.outcome if previous is not None else None
-            fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
-            for place, (record, reason) in places.items():
-                if place in fresh:
-                    await self._dead_letter(record, reason)
-            todo = [(e, r) for e, r in first.values() if e.event_id in fresh]
-            applied = [(e, extras[e.event_id]) for e, _ in todo]
-            leads = await _leads(tx, identities, owners, loaded, carried)
-            outcome = await _apply(applied, leads, owners, self._model)
-            handoff.outcome = outcome
-            records = {e.event_id: r for e, r in todo}
-            for event, reason in outcome.rejected:
-                await self._dead_letter(records[event.event_id], f"event {event.event_id}: {reason}")
-
-            handoff.decided.set()  # the batch behind may start: this one now only writes
-
-            async def in_turn() -> None:  # the append waits until the batch in front committed
+    async def _whole(self, items: list[Item], previous: Handoff | None, handoff: Handoff) -> bool:
+        """Commits the batch in one transaction; False when it must be taken apart, once the batch in front
+        committed (it then counts as rolled back: the batch behind waits for all of it)."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                tally = await self._transaction.commit(items, previous, handoff, self._brake_near)
+            except PredecessorRolledBack:
+                handoff.rolled_back.set()
+                assert previous is not None
+                await previous.committed  # it retries until it commits; then this batch goes alone
+                previous = None
+            except CONFLICTS as exc:
+                handoff.rolled_back.set()
+                await self._conflict(attempt, exc)
+            except Exception as exc:
+                handoff.rolled_back.set()
+                if not isinstance(exc, GoAlone) and not caused_by_an_event(exc):
+                    raise
+                log.info("batch of %d records refused (%s): taking it apart", len(items), describe(exc)[:300])
+                handoff.decided.set()
                 if previous is not None:
-                    await previous.wait_committed(carried)
+                    await previous.committed
+                handoff.alone_from = 0
+                return False
+            except BaseException:
+                handoff.rolled_back.set()
+                raise
+            else:
+                self._account(tally)
+                return True
+        raise RuntimeError(f"batch kept conflicting after {ATTEMPTS} attempts")
 
-            in_front = carried.leads.keys() if carried else ()
-            front_committed = previous is None or previous.committed.done()
-            await tx.write(outcome, self._group_id, offsets, in_turn, in_front, front_committed)
-        self._metrics.events.labels("duplicate").inc(len(events) - len(todo))
-        self._metrics.events.labels("applied").inc(len(todo) - len(outcome.rejected))
+    async def _alone(self, items: list[Item], handoff: Handoff) -> None:
+        """From `handoff.alone_from` on, pieces in order, each its own transaction: a piece the store refuses is
+        halved until the record that fails it is found and set aside. A failure of the moment raises (the
+        consumer retries, from the first record not committed)."""
+        assert handoff.alone_from is not None
+        pieces = [(handoff.alone_from, len(items))]
+        while pieces:
+            start, stop = pieces.pop()
+            piece = items[start:stop]
+            brake_near = self._brake_near if len(piece) > 1 else None  # one record at a time: counted exactly
+            try:
+                tally = await self._retrying(self._transaction.commit, piece, None, Handoff(), brake_near)
+            except Exception as exc:
+                if not isinstance(exc, GoAlone) and not caused_by_an_event(exc):
+                    raise
+                if len(piece) > 1:
+                    middle = (start + stop) // 2
+                    pieces += [(middle, stop), (start, middle)]
+                    continue
+                tally = await self._retrying(self._set_aside, piece[0], exc)
+            handoff.alone_from = stop
+            self._account(tally)
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
-        log.warning("dead-lettering %s/%d/%d: %s", record.topic, record.partition, record.offset, reason)
-        await self._dead_letters.send(record.value, record.key, reason, (record.topic, record.partition, record.offset))
-        self._metrics.events.labels("dead_lettered").inc()
+    async def _set_aside(self, item: Item, exc: BaseException) -> Tally:
+        """The record the store refused: dead-lettered with the database's error, its place claimed (not its
+        event id: a redrive can store it once the cause is fixed), the offsets moved past it."""
+        event_id = item.event.event_id if item.event is not None else None
+        reason = describe(exc) if event_id is None else f"event {event_id}: {describe(exc)}"
+        async with self._store.transaction() as tx:
+            newly = await tx.set_aside((), [item.place])
+            await tx.write(BatchOutcome(), self._group_id, next_offsets([item]))
+            if newly:
+                log.warning("setting aside %s (event %r): %s", item.place, event_id, describe(exc)[:500])
+                await self._dead_letters.send(item.record.value, item.record.key, reason, item.origin, event_id)
+        return Tally(dead_lettered=1, runs=[(True, 1)]) if newly else Tally(duplicate=1)
 
+    async def _retrying(self, attempt: Callable[..., Awaitable[Tally]], *args: object) -> Tally:
+        for n in range(1, ATTEMPTS + 1):
+            try:
+                return await attempt(*args)
+            except CONFLICTS as exc:
+                await self._conflict(n, exc)
+        raise RuntimeError(f"batch kept conflicting after {ATTEMPTS} attempts")
 
-async def _apply(
-    events: list[tuple[Event, tuple[Identity, ...]]],
-    leads: dict[str, Lead],
-    owners: dict[Identity, str],
-    model: StageModel,
-) -> BatchOutcome:
-    """`apply_batch`, giving the event loop a turn every YIELD_EVERY envelopes: the batch in flight beside this one
-    waits for its replies (the append, the commit) to be read, and they are the serial part of the pipeline."""
-    batch = BatchApplier(leads, owners, model)
-    for n, (event, extra) in enumerate(events, 1):
-        batch.apply(event, extra)
-        if n % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-    return batch.outcome
+    async def _conflict(self, attempt: int, exc: BaseException) -> None:
+        self._metrics.conflicts.inc()
+        log.info("batch conflict (attempt %d), retrying: %r", attempt, exc)
+        await asyncio.sleep(min(0.01 * 2**attempt, 1.0))
 
-
-async def _leads(
-    tx: StoreTransaction,
-    identities: set[Identity],
-    owners: dict[Identity, str],
-    loaded: dict[str, Lead],
-    carried: BatchOutcome | None,
-) -> dict[str, Lead]:
-    """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batch
-    in front (not committed yet) changed from its outcome, the rest from the store; `owners` is overlaid with
-    the identities of `identities` that batch created (`adapters/batch_handoff.py`)."""
-    in_front = carried.leads if carried is not None else {}
-    if carried is not None:
-        owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
-    leads, asked = dict(loaded), set(loaded)
-    wanted = ({*owners.values()} | {lead.merged_into for lead in leads.values() if lead.merged_into}) - asked
-    while wanted:
-        asked |= wanted
-        leads.update((lead_id, in_front[lead_id]) for lead_id in wanted & in_front.keys())
-        if from_store := wanted - in_front.keys():
-            leads.update(await tx.leads(from_store))
-        wanted = {lead.merged_into for lead in leads.values() if lead.merged_into} - asked
-    return leads
+    def _account(self, tally: Tally) -> None:
+        """Counts a committed transaction's records; the loop's brake sees them in log order (may raise)."""
+        events = self._metrics.events
+        for outcome, count in (
+            ("applied", tally.applied),
+            ("duplicate", tally.duplicate),
+            ("dead_lettered", tally.dead_lettered),
+        ):
+            if count:
+                events.labels(outcome).inc(count)
+        if self._health is None:
+            return
+        self._health.progressed()
+        for set_aside, count in tally.runs:
+            if set_aside:
+                self._health.set_aside(count)
+            else:
+                self._health.stored(count)

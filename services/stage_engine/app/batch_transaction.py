@@ -1,0 +1,187 @@
+"""One attempt at one batch (or piece of one): one transaction holds its claims, its events, the dead letters'
+places and the consumer offsets. `app/processor.py` decides what to retry, take apart or stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.common.envelope import Event
+from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
+from services.stage_engine.adapters.store import EventStore, StoreTransaction
+from services.stage_engine.app.batch_items import YIELD_EVERY, Item, next_offsets
+from services.stage_engine.domain.batch import BatchApplier, BatchOutcome, identities_of
+from services.stage_engine.domain.email_identity import email_identities
+from services.stage_engine.domain.lead import Identity, Lead
+from services.stage_engine.domain.model_types import StageModel
+
+
+class DeadLetterSink(Protocol):
+    """Where an event that cannot be processed goes: the dead-letter topic live, a counter in a replay."""
+
+    async def send(
+        self, value: bytes, key: bytes | None, reason: str, origin: tuple[str, int, int], event_id: str | None = None
+    ) -> None: ...
+
+
+class GoAlone(Exception):
+    """The batch's set-asides may reach the brake: it is committed piece by piece so the run is counted exactly."""
+
+
+@dataclass
+class Tally:
+    """What a committed transaction did with its records."""
+
+    applied: int = 0
+    duplicate: int = 0
+    dead_lettered: int = 0
+    # in log order, (set aside?, how many) for the records applied or set aside (duplicates count for neither)
+    runs: list[tuple[bool, int]] = field(default_factory=list)
+
+
+class BatchTransaction:
+    def __init__(
+        self, store: EventStore, model: StageModel, email_key: bytes, group_id: str, dead_letters: DeadLetterSink
+    ) -> None:
+        self._store = store
+        self._model = model
+        self._email_key = email_key
+        self._group_id = group_id
+        self._dead_letters = dead_letters
+
+    async def commit(
+        self,
+        items: Sequence[Item],
+        previous: Handoff | None,
+        handoff: Handoff,
+        brake_near: Callable[[int], bool] | None = None,
+    ) -> Tally:
+        """Raises `GoAlone` before anything is written when `brake_near(set-asides)` says so."""
+        first: dict[str, Item] = {}
+        for item in items:
+            if item.event is not None:
+                first.setdefault(item.event.event_id, item)
+        places = {item.place: item for item in items if item.event is None}
+        # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
+        extras = {event_id: email_identities(_event(it), self._email_key) for event_id, it in first.items()}
+        identities = {i for event_id, it in first.items() for i in identities_of(_event(it), extras[event_id])}
+        if previous is not None:
+            # this batch was decoded while the batch in front decided; it carries that batch's outcome
+            await previous.decided.wait()
+            if previous.rolled_back.is_set():
+                raise PredecessorRolledBack()
+        async with self._store.transaction() as tx:
+            if previous is not None and previous.in_front_committed is not None:
+                # decoded, and BEGIN sent, meanwhile: it takes no snapshot or lock. From here at most two batches
+                # hold locks, and this one sees everything but the batch in front's writes.
+                await previous.in_front_committed
+            carried = previous.outcome if previous is not None else None
+            fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
+            todo = [(event_id, it) for event_id, it in first.items() if event_id in fresh]
+            leads = await _leads(tx, identities, owners, loaded, carried)
+            applied = [(_event(it), extras[event_id]) for event_id, it in todo]
+            outcome = await _apply(applied, leads, owners, self._model)
+            refused = {event.event_id: reason for event, reason in outcome.rejected}
+            unreadable = [it for place, it in places.items() if place in fresh]
+            set_asides = len(unreadable) + len(refused)
+            in_front = previous.set_asides if previous is not None else 0
+            if set_asides and brake_near is not None and brake_near(set_asides + in_front):
+                raise GoAlone()
+            handoff.outcome, handoff.set_asides = outcome, set_asides
+            handoff.decided.set()  # the batch behind may start: this one now only writes
+
+            async def in_turn() -> None:  # the append waits until the batch in front committed
+                if previous is not None:
+                    await previous.wait_committed(carried)
+
+            changed_in_front = carried.leads.keys() if carried else ()
+            front_committed = previous is None or previous.committed.done()
+            offsets = next_offsets(items)
+            await tx.write(outcome, self._group_id, offsets, in_turn, changed_in_front, front_committed)
+            # a duplicate: its id was taken before (or earlier in the batch), or its place was set aside before
+            tally = Tally(applied=len(todo) - len(refused), duplicate=len(items) - len(todo) - len(unreadable))
+            if set_asides:
+                await self._set_aside(tx, items, first, unreadable, refused, tally)
+            else:
+                tally.runs.append((False, tally.applied))
+        return tally
+
+    async def _set_aside(
+        self,
+        tx: StoreTransaction,
+        items: Sequence[Item],
+        first: dict[str, Item],
+        unreadable: list[Item],
+        refused: dict[str, str],
+        tally: Tally,
+    ) -> None:
+        """Dead-letters what the batch sets aside, after its last write and before its commit (a commit that fails
+        after this sends them again on the retry). Refused events give their claimed ids back for their places."""
+        newly = await tx.set_aside(list(refused), [first[e].place for e in refused]) if refused else set()
+        sent = {id(it) for it in unreadable}
+        sent |= {id(first[e]) for e in refused if first[e].place in newly}
+        for item in items:
+            if id(item) in sent:
+                event_id = item.event.event_id if item.event is not None else None
+                reason = item.unreadable if event_id is None else f"event {event_id}: {refused[event_id]}"
+                await self._dead_letters.send(item.record.value, item.record.key, reason, item.origin, event_id)
+        tally.dead_lettered = len(sent)
+        tally.duplicate += len(unreadable) + len(refused) - len(sent)  # set aside by an earlier attempt
+        for item in items:  # the order of what was stored and what was set aside, for the brake
+            if id(item) in sent:
+                set_aside = True
+            elif item.event is not None and first[item.event.event_id] is item and item.event.event_id not in refused:
+                set_aside = False
+            else:
+                continue  # a duplicate, or a place already set aside
+            if tally.runs and tally.runs[-1][0] == set_aside:
+                tally.runs[-1] = (set_aside, tally.runs[-1][1] + 1)
+            else:
+                tally.runs.append((set_aside, 1))
+
+
+def _event(item: Item) -> Event:
+    assert item.event is not None
+    return item.event
+
+
+async def _apply(
+    events: list[tuple[Event, tuple[Identity, ...]]],
+    leads: dict[str, Lead],
+    owners: dict[Identity, str],
+    model: StageModel,
+) -> BatchOutcome:
+    """`apply_batch`, giving the event loop a turn every YIELD_EVERY envelopes: the batch in flight beside this one
+    waits for its replies (the append, the commit) to be read, and they are the serial part of the pipeline."""
+    batch = BatchApplier(leads, owners, model)
+    for n, (event, extra) in enumerate(events, 1):
+        batch.apply(event, extra)
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return batch.outcome
+
+
+async def _leads(
+    tx: StoreTransaction,
+    identities: set[Identity],
+    owners: dict[Identity, str],
+    loaded: dict[str, Lead],
+    carried: BatchOutcome | None,
+) -> dict[str, Lead]:
+    """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batch
+    in front (not committed yet) changed from its outcome, the rest from the store; `owners` is overlaid with
+    the identities of `identities` that batch created (`adapters/batch_handoff.py`)."""
+    in_front = carried.leads if carried is not None else {}
+    if carried is not None:
+        owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
+    leads, asked = dict(loaded), set(loaded)
+    wanted = ({*owners.values()} | {lead.merged_into for lead in leads.values() if lead.merged_into}) - asked
+    while wanted:
+        asked |= wanted
+        leads.update((lead_id, in_front[lead_id]) for lead_id in wanted & in_front.keys())
+        if from_store := wanted - in_front.keys():
+            leads.update(await tx.leads(from_store))
+        wanted = {lead.merged_into for lead in leads.values() if lead.merged_into} - asked
+    return leads
