@@ -43,10 +43,8 @@ def is_record_failure(exc: BaseException) -> bool:
 
 
 def reason(exc: BaseException) -> str:
-    """The error in plain words with its SQLSTATE: "NumericValueOutOfRangeError (22003): numeric field overflow"."""
+    """The error on one line with its SQLSTATE (and PostgreSQL's DETAIL): "NumericValueOutOfRangeError
+    (22003): numeric field overflow DETAIL: A field with precision 20, scale 4 must round to ..."."""
     state = sqlstate(exc)
-    detail = getattr(exc, "detail", None)
     text = f"{type(exc).__name__}{f' ({state})' if state else ''}: {exc}"
-    if detail:
-        text += f" ({detail})"
-    return text.replace("\x00", "\\0")[:MAX_REASON]
+    return " ".join(text.replace("\x00", "\\0").split())[:MAX_REASON]

@@ -175,6 +175,7 @@ class Projector:
             row.reason,
         )  # fmt: skip
         self.metrics.set_aside.inc()
+        self.metrics.set_aside_records.inc()  # until the watcher's next count
         self.metrics.observe(head, position)
         self.metrics.advanced()
         self.health.progressed()

@@ -15,6 +15,7 @@ from services.kpi.domain.bottleneck import StageSignals, ranking
 from services.kpi.domain.customer_success import customer_stages
 from services.kpi.domain.forecast import Measured, forecast
 from services.kpi.domain.funnel import cohort_counts, forward_outflow
+from services.kpi.domain.money import exact_sum
 from services.kpi.domain.periods import Period
 from services.kpi.domain.stats import Spread
 from services.stage_engine.domain.model_types import StageModel
@@ -30,15 +31,16 @@ def won_stage(model: StageModel) -> str | None:
 def _new_and_recurring(
     by_kind: dict[tuple[str, str], tuple[int, Decimal]], currency: str
 ) -> tuple[int, Decimal, Decimal]:
-    deals, new, recurring = 0, Decimal(0), Decimal(0)
+    deals, new, recurring = 0, [], []
     for (kind, booked_in), (n, amount) in by_kind.items():
         if booked_in != currency:
             continue
         if kind == NEW:
-            deals, new = deals + n, new + amount
+            deals += n
+            new.append(amount)
         else:
-            recurring += amount
-    return deals, new, recurring
+            recurring.append(amount)
+    return deals, exact_sum(new), exact_sum(recurring)
 
 
 async def bottleneck(

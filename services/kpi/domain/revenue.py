@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from services.kpi.domain.money import money
+from services.kpi.domain.money import exact_sum, money
 from services.stage_engine.domain.model_types import StageModel
 
 
@@ -34,13 +34,13 @@ def revenue_report(
     return {
         "currency": currency,
         "by_kind": {kind: {"count": count[kind], "amount": money(amount[kind], currency)} for kind in kinds},
-        "shared": {"count": sum(count.values()), "amount": money(sum(amount.values(), Decimal(0)), currency)},
+        "shared": {"count": sum(count.values()), "amount": money(exact_sum(amount.values()), currency)},
         "attributed": {
             kind: {d: money(value, currency) for d, value in per_division.items()}
             for kind, per_division in attributed.items()
         },
         "attributed_by_division": {
-            d: money(sum((attributed[kind][d] for kind in kinds), Decimal(0)), currency) for d in divisions
+            d: money(exact_sum(attributed[kind][d] for kind in kinds), currency) for d in divisions
         },
         "excluded": [
             {"kind": kind, "currency": other, "count": n, "amount": money(value, other)}

@@ -1,4 +1,4 @@
-"""Migrations 0003 and 0006 create exactly the KPI tables `services/kpi/adapters/tables.py` declares, and goes back down."""
+"""Migrations 0003 and 0006 create exactly the KPI tables `services/kpi/adapters/tables.py` declares; down again."""
 
 from __future__ import annotations
 
