@@ -1,4 +1,5 @@
-"""Reads a topic (stagetrack.events) from its beginning to the end offsets captured at start, partition by partition.
+"""Reads a topic (stagetrack.events, the dead-letter topic) from its beginning to the end offsets captured at start,
+partition by partition.
 
 A throwaway consumer: no group (nothing is committed; the live engine's group and offsets are untouched), every
 partition assigned by hand, read_committed like the engine. The end is fixed when the reader starts, so records
@@ -12,7 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 
 class LogReader:
-    def __init__(self, bootstrap_servers: str, topic: str, fetch_records: int = 500) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, fetch_records: int = 500, client_id: str = "stagetrack-replay"
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._fetch_records = fetch_records
@@ -22,7 +25,7 @@ class LogReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            client_id="stagetrack-replay",
+            client_id=client_id,
         )
         self.begin: dict[int, int] = {}  # partition -> first offset still in the log
         self.end: dict[int, int] = {}  # partition -> offset after the last record when the reader started

@@ -84,3 +84,12 @@ outbox_cursor = Table(
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+
+# The dead letters `stagetrack dead-letters redrive` re-published (`<dead-letter topic>/<partition>/<offset>`):
+# each is published once, however often a redrive runs (app/dead_letter_admin.py).
+engine_redrives = Table(
+    "engine_redrives",
+    metadata,
+    Column("dead_letter", Text, primary_key=True),
+    Column("redriven_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
