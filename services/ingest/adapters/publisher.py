@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Histogram
 
@@ -32,12 +32,17 @@ def _key_hash(key: bytes) -> int:
 
 
 class BrokerUnavailable(Exception):
-    """Kafka did not acknowledge in time; the client is told 503 and retries with the same event ids."""
+    """Kafka did not acknowledge (unreachable, failed, or not in time); the client is told 503 and retries with
+    the same event ids. The message says which, and how long the ingest waited."""
 
 
 class KafkaPublisher:
     def __init__(
-        self, bootstrap_servers: str, topic: str, send_timeout_seconds: float, registry: CollectorRegistry
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        send_timeout_seconds: float,
+        registry: CollectorRegistry,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
@@ -68,7 +73,10 @@ class KafkaPublisher:
                 await asyncio.gather(*futures)
         except (TimeoutError, KafkaError, OSError) as exc:
             self._discard_producer()
-            raise BrokerUnavailable(f"Kafka did not acknowledge within {self._timeout:g} s: {exc!r}") from exc
+            what, details = _what_happened(exc, self._timeout, time.perf_counter() - started)
+            # one format per kind of failure: the bootstrap's repeat filter logs each once per interval
+            log.warning(f"events not published, answered 503: {what}: %r", *details, exc)
+            raise BrokerUnavailable(what % details) from exc
         self._latency.observe(time.perf_counter() - started)
 
     async def _ready_producer(self) -> AIOKafkaProducer:
@@ -102,6 +110,16 @@ class KafkaPublisher:
             self._producer = None
         for task in list(self._stopping):
             await task
+
+
+def _what_happened(exc: BaseException, timeout: float, waited: float) -> tuple[str, tuple[object, ...]]:
+    """The 503's reason in plain words, as a %-format and its values: unreachable, failed, or not in time, and
+    how long the ingest waited (the error's type, never its text: that names internal addresses)."""
+    if isinstance(exc, TimeoutError):
+        return "Kafka did not acknowledge within %g s", (timeout,)
+    if isinstance(exc, (KafkaConnectionError, OSError)):
+        return "Kafka is unreachable (%s after %.2f s)", (type(exc).__name__, waited)
+    return "the Kafka producer failed (%s after %.2f s)", (type(exc).__name__, waited)
 
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:

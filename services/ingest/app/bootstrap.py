@@ -10,8 +10,10 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from starlette.requests import ClientDisconnect
 
 from services.common.observability import new_registry
+from services.common.repeat_filter import throttle_loggers
 from services.common.service import database, service_app, standard_checks
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     registry = new_registry()
+    # aiokafka logs every turn of its retry loops while a broker is down: each message once per interval
+    repeats = throttle_loggers(("aiokafka", KafkaPublisher.__module__), settings.failure_log_interval_seconds)
     validators = load_validators(SCHEMAS_DIR)
     validator = EventValidator(
         validators,
@@ -59,6 +63,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     yield
             finally:
                 await publisher.close()
+                repeats.flush()
 
     app = service_app(
         title="stagetrack ingest", service="ingest", settings=settings, registry=registry, lifespan=lifespan
@@ -70,6 +75,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.connector_metrics = connectors.ConnectorMetrics(registry)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     for database_error in (DBAPIError, OSError):  # the connectors' delivery ledger
         app.add_exception_handler(database_error, _database_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
@@ -91,6 +97,13 @@ def _unavailable_handler(retry_after: int) -> Handler:
         return _unavailable("kafka", f"{exc}; retry with the same event ids (stored once)", retry_after)
 
     return handler
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (often its own timeout during an outage): nobody reads this
+    answer, and it is no server error to log with a traceback."""
+    error = {"index": None, "event_id": None, "field": "body", "reason": "the client disconnected mid-body"}
+    return JSONResponse(error_body(0, [error]), status_code=400)
 
 
 def _database_handler(retry_after: int) -> Handler:

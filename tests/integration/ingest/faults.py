@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from tests.stack import free_port
+from tests.stack import REPO, free_port
+
+KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
 
 
 class CuttableProxy:
@@ -89,3 +93,51 @@ async def cuttable_proxy(database_url: str) -> AsyncIterator[tuple[CuttableProxy
         yield proxy, url.set(port=proxy.port).render_as_string(hide_password=False)
     finally:
         proxy.close()
+
+
+class PrivateKafka:
+    """A single-node Kafka of the test's own (deploy/local/kafka.sh with its own ports and folder, the jars of the
+    shared stack), so a test can stop it without stopping the broker every other test uses."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.controller_port = free_port()
+        while self.controller_port == self.port:
+            self.controller_port = free_port()
+        shared = Path(os.environ.get("STAGETRACK_LOCAL", REPO / ".local")) / "kafka" / "lib"
+        (root / "kafka").mkdir(parents=True, exist_ok=True)
+        (root / "kafka" / "lib").symlink_to(shared, target_is_directory=True)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        await self._run("start")
+
+    async def stop(self) -> None:
+        await self._run("stop")
+
+    async def _run(self, action: str) -> None:
+        env = {
+            **os.environ,
+            "STAGETRACK_LOCAL": str(self.root),
+            "STAGETRACK_KAFKA_PORT": str(self.port),
+            "STAGETRACK_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "KAFKA_HEAP_OPTS": "-Xmx384m -Xms128m",
+        }
+        proc = await asyncio.create_subprocess_exec(str(KAFKA_SH), action, env=env, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, f"kafka.sh {action} (private broker) failed: {err.decode()}"
+
+
+@contextlib.asynccontextmanager
+async def private_kafka(root: Path) -> AsyncIterator[PrivateKafka]:
+    """A started private broker under `root`, stopped afterwards whatever the test did to it."""
+    kafka = PrivateKafka(root)
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
