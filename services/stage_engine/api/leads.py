@@ -6,14 +6,52 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from services.common.limits import MAX_ID_LENGTH
 from services.stage_engine.adapters.lead_queries import lead_history
 from services.stage_engine.domain.lead import CRM
 
 router = APIRouter(tags=["leads"])
+ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "detail": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                    }
+                },
+            }
+        }
+    }
+}
 
 
-@router.get("/v1/leads/{lead_id}", summary="A lead's stage, score and history (internal or CRM id)")
+def _impossible(lead_id: str) -> str | None:
+    """Why no lead can have this id, or None. The ingest accepts no such id (and PostgreSQL would refuse a NUL)."""
+    if len(lead_id) > MAX_ID_LENGTH:
+        return f"ids are at most {MAX_ID_LENGTH} characters; this one has {len(lead_id)}"
+    if "\x00" in lead_id:
+        return "ids never contain the NUL character"
+    try:
+        lead_id.encode()
+    except UnicodeEncodeError:
+        return "ids are Unicode text (this one has a lone surrogate)"
+    return None
+
+
+@router.get(
+    "/v1/leads/{lead_id}",
+    summary="A lead's stage, score and history (internal or CRM id)",
+    responses={
+        404: {"description": "No lead is known by this id", **ERROR},
+        422: {"description": "Not an id", **ERROR},
+    },
+)
 async def get_lead(lead_id: str, request: Request) -> dict[str, Any]:
+    if reason := _impossible(lead_id):
+        raise HTTPException(422, detail={"field": "lead_id", "reason": reason})
     found = await lead_history(request.app.state.db, lead_id)
     if found is None:
         raise HTTPException(404, detail={"field": "lead_id", "reason": f"no lead is known by the id {lead_id!r}"})
