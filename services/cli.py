@@ -111,6 +111,44 @@ async def _kpi(args: argparse.Namespace) -> int:
         return 2
 
 
+async def _dead_letters(args: argparse.Namespace) -> int:
+    """What the engine dead-lettered (`engine:<partition>:<offset>`) and the KPI projector set aside
+    (`kpi:<position>`), listed or re-processed once their cause is fixed."""
+    from services.kpi.app import set_aside_admin
+    from services.kpi.app.settings import KpiSettings
+    from services.stage_engine.app import dead_letter_admin
+    from services.stage_engine.app.settings import EngineSettings
+
+    if args.dead_letters_command == "list":
+        rows = [
+            (e.id, f"{e.time:%Y-%m-%d %H:%M:%S}", e.event_id or "-", "redriven" if e.redriven else "waiting", e.reason)
+            for e in await dead_letter_admin.list_dead_letters(EngineSettings())
+        ]
+        rows += [
+            (e.id, f"{e.set_aside_at:%Y-%m-%d %H:%M:%S}", f"{e.lead_id} {e.type}", "waiting", e.reason)
+            for e in await set_aside_admin.list_set_aside(KpiSettings())
+        ]
+        for row in rows:
+            print("\t".join(" ".join(str(cell).split())[:300] for cell in row))
+        print(f"{len(rows)} set aside", file=sys.stderr)
+        return 0
+    ids: list[str] | None = None if args.all else list(args.id)
+    if ids is not None and (odd := [i for i in ids if not i.startswith(("engine:", "kpi:"))]):
+        expected = "ids are engine:<partition>:<offset> or kpi:<position>"
+        print(f"stagetrack dead-letters: {', '.join(odd)}: {expected}", file=sys.stderr)
+        return 2
+    try:
+        engine_ids = None if ids is None else [i for i in ids if i.startswith("engine:")]
+        kpi_ids = None if ids is None else [i for i in ids if i.startswith("kpi:")]
+        sent = await dead_letter_admin.redrive(EngineSettings(), engine_ids) if engine_ids != [] else 0
+        projected = await set_aside_admin.redrive(KpiSettings(), kpi_ids) if kpi_ids != [] else 0
+    except (LookupError, ValueError) as exc:
+        print(f"stagetrack dead-letters: {exc}", file=sys.stderr)
+        return 2
+    print(f"engine: {sent} re-published to the events topic; kpi: {projected} re-projected")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,7 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     kpi_p = sub.add_parser("kpi", help="operator commands of the KPI service")
     kpi_sub = kpi_p.add_subparsers(dest="kpi_command", required=True)
     kpi_sub.add_parser("rebuild", help="rebuild every KPI projection from the event store (one transaction)")
+    dl_p = sub.add_parser("dead-letters", help="what the engine dead-lettered and the KPI projector set aside")
+    dl_sub = dl_p.add_subparsers(dest="dead_letters_command", required=True)
+    dl_sub.add_parser("list", help="every set-aside event: id, time, event, state, reason")
+    redrive_p = dl_sub.add_parser("redrive", help="re-process set-aside events once their cause is fixed")
+    which = redrive_p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", action="append", help="engine:<partition>:<offset> or kpi:<position>; repeatable")
+    which.add_argument("--all", action="store_true", help="every one not redriven before")
     args = parser.parse_args(argv)
+    if args.command == "dead-letters":
+        return asyncio.run(_dead_letters(args))
     if args.command == "kpi":
         return asyncio.run(_kpi(args))
     if args.command == "replay":
