@@ -190,3 +190,7 @@ def test_records_it_cannot_read_are_refused_naming_the_position() -> None:
     [record] = _records(_stage(None, "mql", 0))
     with pytest.raises(ProjectionError, match="position 10: event of x in stream y"):
         project(LeadEventRecord(10, "y", 1, record.event), MODEL)
+    revenue = {"type": "RevenueBooked", "lead_id": "x", "cause_event_id": "e", "occurred_at": T0.isoformat(),
+               "kind": "new", "amount": "twelve", "currency": "JPY", "shares": [], "model_version": "v"}  # fmt: skip
+    with pytest.raises(ProjectionError, match="position 11: InvalidOperation"):
+        project(LeadEventRecord(11, "x", 3, revenue), MODEL)

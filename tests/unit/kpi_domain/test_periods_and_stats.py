@@ -9,8 +9,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.kpi.domain.money import estimate, money
-from services.kpi.domain.periods import Period, PeriodErrors, day_ends, parse_instant, parse_period
+from services.kpi.domain.money import estimate, exact_sum, money
+from services.kpi.domain.periods import (
+    EARLIEST,
+    LATEST,
+    Period,
+    PeriodError,
+    PeriodErrors,
+    day_ends,
+    earlier,
+    horizon,
+    local_text,
+    parse_instant,
+    parse_period,
+    supported_range,
+)
 from services.kpi.domain.stats import Spread, ranks, ratio
 
 TOKYO, NEW_YORK, UTC_ZONE = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York"), ZoneInfo("UTC")
@@ -93,3 +106,46 @@ def test_money_keeps_the_minor_unit_and_finer_digits() -> None:
     assert money(None, "KWD") == "0.000"
     assert estimate(Fraction(5, 2), "JPY") == "2" and estimate(Fraction(7, 2), "JPY") == "4"  # half-even
     assert estimate(Fraction(1, 3), "USD", places=6) == "0.333333"
+
+
+SANTIAGO = ZoneInfo("America/Santiago")
+
+
+def test_the_supported_range_is_the_years_1_to_9999_in_utc_and_in_the_zone() -> None:
+    assert supported_range(UTC_ZONE) == (EARLIEST, LATEST)
+    assert supported_range(TOKYO) == (EARLIEST, datetime(9999, 12, 30, 15, tzinfo=UTC))  # ahead of UTC
+    first, last = supported_range(SANTIAGO)  # behind UTC (its local mean time in the year 1: -4:42:46)
+    assert first.astimezone(SANTIAGO).replace(tzinfo=None) == datetime(1, 1, 1) and last == LATEST
+    assert parse_instant("0001-01-01", "from", UTC_ZONE) == EARLIEST
+    assert parse_instant("9999-12-31", "to", UTC_ZONE) == LATEST
+    outside = [
+        ("0001-01-01", TOKYO), ("9999-12-31T00:00:00.000001Z", UTC_ZONE), ("0001-01-01T00:00:00Z", SANTIAGO),
+        ("0001-01-01T00:00:00+00:01", UTC_ZONE), ("9999-12-31T23:59:59-23:59", UTC_ZONE),
+    ]  # fmt: skip
+    for value, zone in outside:
+        with pytest.raises(PeriodError, match="outside the supported range"):
+            parse_instant(value, "from", zone)
+
+
+def test_derived_periods_before_the_year_1_begin_at_it_and_a_horizon_past_9999_is_refused() -> None:
+    period = parse_period("1000-01-01", "2025-01-01", UTC_ZONE)
+    assert period.previous() == Period(EARLIEST, period.start)
+    assert period.trailing(12) == Period(EARLIEST, period.start)
+    assert earlier(datetime(2025, 1, 1, tzinfo=UTC), timedelta(days=1)) == datetime(2024, 12, 31, tzinfo=UTC)
+    assert earlier(EARLIEST, timedelta(microseconds=1)) == EARLIEST
+    assert horizon(parse_period("2025-01-01", "2025-02-01", UTC_ZONE), UTC_ZONE).end == datetime(2025, 3, 4, tzinfo=UTC)
+    with pytest.raises(PeriodErrors) as caught:
+        horizon(parse_period("2025-01-01", "9999-01-01", UTC_ZONE), UTC_ZONE)
+    assert caught.value.errors[0].field == "to" and "forecast horizon" in caught.value.errors[0].reason
+
+
+def test_an_instant_outside_the_zones_years_is_shown_in_utc() -> None:
+    assert local_text(EARLIEST, SANTIAGO) == "0001-01-01T00:00:00+00:00"
+    assert local_text(EARLIEST, TOKYO) == "0001-01-01T09:18:59+09:18:59"
+
+
+def test_money_sums_keep_every_digit() -> None:
+    """Sums of many amounts outgrow the default 28 digits of Python's decimal context; none is rounded."""
+    largest = Decimal("9999999999999999.9999")
+    assert money(exact_sum([largest * 10**12, largest]), "JPY") == "10000000000009999999899999999.9999"
+    assert money(Decimal("123456789012345678901234567890.1234"), "JPY") == "123456789012345678901234567890.1234"
