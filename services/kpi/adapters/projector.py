@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
 from services.kpi.adapters import set_aside_store
 from services.kpi.adapters.failures import is_record_failure, reason
-from services.kpi.adapters.projection_store import CHECKPOINT, lock_checkpoint, set_checkpoint, write_changes
+from services.kpi.adapters.projection_lag import LagWatcher
+from services.kpi.adapters.projection_store import lock_checkpoint, set_checkpoint, write_changes
 from services.kpi.adapters.projector_metrics import ProjectorMetrics
 from services.kpi.adapters.store_reads import is_survivor_merge, read_records, store_head
 from services.kpi.adapters.summary_store import ready, refresh
@@ -40,10 +41,6 @@ from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
 LOOP = "kpi-projector"
-_MEASURE = (
-    "SELECT (SELECT coalesce(max(position), 0) FROM lead_events) AS head, "
-    "(SELECT position FROM kpi_checkpoint WHERE name = $1) AS position, (SELECT count(*) FROM kpi_set_aside) AS aside"
-)
 
 
 class Projector:
@@ -66,8 +63,8 @@ class Projector:
         self._batch = batch
         self._idle = idle_seconds
         self._retry = retry_seconds
-        self._lag_interval = lag_interval_seconds
         self.metrics = ProjectorMetrics(registry)
+        self.lag_watcher = LagWatcher(engine, self.metrics, lag_interval_seconds)
         self.health = LoopHealth(
             LOOP,
             registry,
@@ -81,7 +78,7 @@ class Projector:
     async def run(self) -> None:
         """Runs until cancelled; start it as a task in the service's lifespan. Once braked it projects nothing
         more (the lag is still measured) until the process is restarted."""
-        watcher = asyncio.create_task(self.watch_lag(), name=f"{LOOP}-lag")
+        watcher = asyncio.create_task(self.lag_watcher.run(), name=f"{LOOP}-lag")
         try:
             await self._project_until_braked()
             await watcher
@@ -188,26 +185,6 @@ class Projector:
         while (n := await self.project_once()) or self._suspects is not None:
             total += n
         return total
-
-    async def measure(self) -> None:
-        """The store head, the committed checkpoint and the set-aside count, read apart from the projection."""
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, asyncpg.Connection)
-            row = await driver.fetchrow(_MEASURE, CHECKPOINT, timeout=max(self._lag_interval * 5, 5.0))
-        assert row is not None
-        self.metrics.observe(int(row["head"]), int(row["position"] or 0), int(row["aside"]))
-
-    async def watch_lag(self) -> None:
-        while True:
-            try:
-                await self.measure()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the projection loop reports database failures; keep the last values
-                log.debug("KPI projection lag not measured: %r", exc)
-            await asyncio.sleep(self._lag_interval)
 
 
 @contextlib.asynccontextmanager
