@@ -60,8 +60,10 @@ def _compile(schema: object, formats: Mapping[str, FormatCheck]) -> Check:
         raise _Unsupported
     keywords = {k: v for k, v in schema.items() if not _annotation(k)}
     nullable = keywords.get("type") in (["string", "null"], ["null", "string"])
-    if (keywords.get("type") == "string" or nullable) and _STRING_KEYWORDS.issuperset(keywords):
-        return _string(keywords, formats, nullable)
+    forbidden = _forbidden_pattern(keywords.get("not"))
+    fused = keywords.keys() - {"not"} if forbidden is not None else keywords.keys()
+    if (keywords.get("type") == "string" or nullable) and _STRING_KEYWORDS.issuperset(fused):
+        return _string(keywords, formats, nullable, forbidden)
     checks: list[Check] = []
     if _OBJECT_KEYWORDS.intersection(keywords):
         must_be_object = keywords.get("type") == "object"
@@ -131,18 +133,34 @@ def _annotation(key: str) -> bool:
     return key in _ANNOTATIONS or key.startswith("x-")
 
 
-def _string(schema: dict[str, Any], formats: Mapping[str, FormatCheck], nullable: bool) -> Check:
-    """The common case fused into one function: a string (or null) with length bounds, a pattern, a format."""
+def _forbidden_pattern(schema: object) -> str | None:
+    """P when `schema` (a `not`) is {"type": "string", "pattern": P}: strings must not contain a match of P."""
+    if not isinstance(schema, dict):
+        return None
+    keywords = {k: v for k, v in schema.items() if not _annotation(k)}
+    if keywords.keys() != {"type", "pattern"} or keywords["type"] != "string":
+        return None
+    return str(keywords["pattern"])
+
+
+def _string(
+    schema: dict[str, Any], formats: Mapping[str, FormatCheck], nullable: bool, forbidden: str | None = None
+) -> Check:
+    """The common case fused into one function: a string (or null) with length bounds, a pattern, a format, and
+    a forbidden pattern (`"not": {"type": "string", "pattern": ...}`, e.g. ids without control characters)."""
     low, high = schema.get("minLength", 0), schema.get("maxLength")
     search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+    forbid = re.compile(forbidden).search if forbidden is not None else None
     fmt = formats.get(schema["format"]) if "format" in schema else None
-    if search is None and fmt is None and high is not None and not nullable:  # most properties: a bounded string
-        return lambda v: isinstance(v, str) and low <= len(v) <= high
+    if search is None and forbid is None and fmt is None and high is not None and not nullable:
+        return lambda v: isinstance(v, str) and low <= len(v) <= high  # most properties: a bounded string
 
     def check(v: Any) -> bool:
         if not isinstance(v, str):
             return nullable and v is None
         if len(v) < low or (high is not None and len(v) > high):
+            return False
+        if forbid is not None and forbid(v) is not None:
             return False
         return (search is None or search(v) is not None) and (fmt is None or fmt(v))
 

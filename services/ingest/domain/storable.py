@@ -1,8 +1,8 @@
 """What PostgreSQL and Kafka can hold, for the parts of an event the schemas cannot judge.
 
 - No NUL character (U+0000) in any string or object key of `properties`, at any depth: PostgreSQL's `text`
-  and `jsonb` refuse it. The ids are judged by the envelope schema (its pattern refuses every control
-  character, NUL included).
+  and `jsonb` refuse it. The ids are judged by the envelope schema (`"not": {"type": "string", "pattern": ...}`
+  refuses every control character, NUL included).
 - The encoded event (the Kafka record's value) is at most the per-event limit, below the producer's largest
   request, so that an event Kafka would refuse is a 413 at the door and never a 503 a client retries forever.
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from services.common.envelope import Event, encode
 from services.ingest.domain.problems import Problem, field_path
-from services.ingest.domain.timestamps import occurred_at_problem, parse_rfc3339
+from services.ingest.domain.timestamps import TimeWindow, parse_rfc3339
 
 NUL = "\x00"
 _ESCAPED_NUL = b"\\u0000"
@@ -36,25 +36,26 @@ _VALUE_REASON = "contains a NUL character (\\u0000), which PostgreSQL cannot sto
 _KEY_REASON = "has a key containing a NUL character (\\u0000), which PostgreSQL cannot store"
 
 
-class Storable(NamedTuple):
-    occurred_at: datetime | None  # parsed, when it is an RFC 3339 date-time (else the schema reports it)
-    properties_bytes: int  # the length of `properties` as JSON
-    problems: list[Problem]
+def check_storable(
+    occurred_at: object, properties: object, window: TimeWindow
+) -> tuple[datetime | None, int, list[Problem]]:
+    """What PostgreSQL could not store of an item's occurred_at (its offset, the window) and properties (NUL).
 
-
-def check_storable(occurred_at: object, properties: object, received_at: datetime) -> Storable:
-    """What PostgreSQL could not store of an item's occurred_at (its offset, the window) and properties (NUL)."""
+    Returns occurred_at parsed (None when it is no RFC 3339 date-time: the schema reports that), the length of
+    `properties` as JSON, and the problems. A plain tuple: this runs for every event."""
     problems: list[Problem] = []
     parsed = parse_rfc3339(occurred_at) if isinstance(occurred_at, str) else None
-    if parsed is not None and (reason := occurred_at_problem(parsed, received_at)) is not None:
+    if parsed is not None and (reason := window.problem(parsed)) is not None:
         problems.append(Problem("occurred_at", reason))
-    encoded = properties_json(properties) if isinstance(properties, dict) else b""
+    if not isinstance(properties, dict):  # the schema reports it
+        return parsed, 0, problems
+    encoded = properties_json(properties)
     if encoded is None:
         problems.append(Problem("properties", "holds a value JSON cannot carry"))
-        encoded = b""
-    elif isinstance(properties, dict):
+        return parsed, 0, problems
+    if _ESCAPED_NUL in encoded:  # the common case, no NUL, costs this one C-speed scan
         problems += nul_problems(properties, encoded)
-    return Storable(parsed, len(encoded), problems)
+    return parsed, len(encoded), problems
 
 
 def properties_json(properties: Mapping[str, Any]) -> bytes | None:
@@ -68,7 +69,7 @@ def properties_json(properties: Mapping[str, Any]) -> bytes | None:
 
 def nul_problems(properties: Mapping[str, Any], encoded: bytes) -> list[Problem]:
     """The fields of `properties` holding a NUL, in a string or in a key; `encoded` is `properties_json`."""
-    if _ESCAPED_NUL not in encoded:  # the common case: one C-speed scan
+    if _ESCAPED_NUL not in encoded:
         return []
     problems: list[Problem] = []
     stack: list[tuple[object, tuple[str | int, ...]]] = [(properties, ("properties",))]

@@ -4,7 +4,7 @@ RFC 3339 section 5.6 with a mandatory offset ("Z" or "+09:00"); lower-case "t"/"
 "T" (which the RFC's note allows and Python's `str(datetime)` writes) are accepted. A timestamp without an
 offset is *naive*: it could be in any of the world's offsets, so it is refused rather than guessed.
 
-`occurred_at` must also be storable and plausible (`occurred_at_problem`): PostgreSQL's timestamptz refuses
+`occurred_at` must also be storable and plausible (`TimeWindow`): PostgreSQL's timestamptz refuses
 UTC offsets beyond ±15:59, and the event time must fall in a window around the ingest's clock
 (services.common.limits: not before EARLIEST_YEAR, at most MAX_FUTURE ahead).
 """
@@ -18,6 +18,8 @@ from functools import lru_cache
 from services.common.limits import EARLIEST_YEAR, MAX_FUTURE, MAX_UTC_OFFSET
 
 EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+_EARLIEST_SECONDS = EARLIEST.timestamp()
+_MIN_OFFSET = -MAX_UTC_OFFSET
 _UTC = "%Y-%m-%dT%H:%M:%SZ"
 _OFFSET_REASON = "has a UTC offset beyond ±15:59, the widest PostgreSQL stores (e.g. +09:00, -05:00, Z)"
 
@@ -54,19 +56,30 @@ def is_rfc3339(value: object) -> bool:
     return not isinstance(value, str) or parse_rfc3339(value) is not None
 
 
-def occurred_at_problem(occurred_at: datetime, received_at: datetime) -> str | None:
-    """Why an (aware) occurred_at cannot be accepted, or None. Comparisons of aware datetimes never overflow,
-    even for year 1 or 9999 with an offset (converting them to UTC would)."""
-    offset = occurred_at.utcoffset()
-    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-        return _OFFSET_REASON
-    latest = received_at + MAX_FUTURE
-    if not EARLIEST <= occurred_at <= latest:
-        return (
+class TimeWindow:
+    """Judges occurred_at against PostgreSQL's offsets and the accepted window around one request's clock.
+
+    Built once per batch. Times are compared as POSIX timestamps: comparing aware datetimes of different
+    offsets costs more, and converting year 1 or 9999 to UTC would overflow (`timestamp()` does not).
+    """
+
+    def __init__(self, received_at: datetime) -> None:
+        latest = received_at + MAX_FUTURE
+        self._latest = latest.timestamp()
+        self._outside = (
             f"is outside the accepted window: from {EARLIEST:{_UTC}} to {_days(MAX_FUTURE)} after the ingest's "
-            f"clock (now {latest.astimezone(UTC):{_UTC}})"
+            f"clock, currently {latest.astimezone(UTC):{_UTC}}"
         )
-    return None
+
+    def problem(self, occurred_at: datetime) -> str | None:
+        """Why an aware occurred_at cannot be accepted, or None."""
+        offset = occurred_at.utcoffset()
+        assert offset is not None, "parse_rfc3339 only gives aware datetimes"
+        if not _MIN_OFFSET <= offset <= MAX_UTC_OFFSET:
+            return _OFFSET_REASON
+        if not _EARLIEST_SECONDS <= occurred_at.timestamp() <= self._latest:
+            return self._outside
+        return None
 
 
 def _days(span: timedelta) -> str:

@@ -27,6 +27,7 @@ from services.ingest.domain.problems import Problem
 from services.ingest.domain.schema_errors import schema_problems
 from services.ingest.domain.schemas import Validators
 from services.ingest.domain.storable import check_storable, size_problem
+from services.ingest.domain.timestamps import TimeWindow
 
 MAX_DEPTH = 32  # nesting of objects/arrays in properties (the Kafka encoder, orjson, stops at 254)
 DEFAULT_MAX_EVENT_BYTES = 512 * 1024  # the encoded event; IngestSettings.max_event_bytes explains the default
@@ -81,8 +82,9 @@ class EventValidator:
             raise ValueError("received_at must be timezone-aware")
         accepted: list[tuple[int, Event]] = []
         errors: list[ItemError] = []
+        window = TimeWindow(received_at)
         for index, item in enumerate(items):
-            outcome = self._judge(item, source, received_at)
+            outcome = self._judge(item, source, received_at, window)
             if isinstance(outcome, Event):
                 accepted.append((index, outcome))
             else:
@@ -91,12 +93,14 @@ class EventValidator:
                 errors.extend(ItemError(index, known_id, p.field, p.reason) for p in outcome)
         return ValidationResult(accepted=accepted, errors=errors)
 
-    def _judge(self, item: object, source: str, received_at: datetime) -> Event | list[Problem]:
+    def _judge(self, item: object, source: str, received_at: datetime, window: TimeWindow) -> Event | list[Problem]:
         if not isinstance(item, dict):
             return [Problem("", "must be a JSON object (one event)")]
-        return self._judge_object(item, source, received_at)
+        return self._judge_object(item, source, received_at, window)
 
-    def _judge_object(self, item: dict[str, Any], source: str, received_at: datetime) -> Event | list[Problem]:
+    def _judge_object(
+        self, item: dict[str, Any], source: str, received_at: datetime, window: TimeWindow
+    ) -> Event | list[Problem]:
         if _deeper_than(item.get("properties"), MAX_DEPTH):
             return [Problem("properties", f"is nested more than {MAX_DEPTH} levels deep")]
         envelope = self._validators.envelope
@@ -106,11 +110,10 @@ class EventValidator:
         if type_schema is not None and isinstance(properties, dict) and not type_schema.is_valid(properties):
             problems += schema_problems(type_schema.validator.iter_errors(properties), ("properties",))
         problems += personal_data_problems(event_type, item.get("lead_id"), item.get("anonymous_id"), properties)
-        storable = check_storable(item.get("occurred_at"), properties, received_at)
-        problems += storable.problems
+        occurred_at, properties_bytes, storable_problems = check_storable(item.get("occurred_at"), properties, window)
+        problems += storable_problems
         if problems:
             return problems
-        occurred_at = storable.occurred_at
         assert occurred_at is not None, "the schema's date-time format guarantees it"
         if event_type in self._money_types:
             properties, problems = self._money.normalize(properties)
@@ -129,7 +132,7 @@ class EventValidator:
             account_id=item.get("account_id"),
             properties=properties,
         )
-        too_large = size_problem(event, storable.properties_bytes, self._max_event_bytes)
+        too_large = size_problem(event, properties_bytes, self._max_event_bytes)
         return event if too_large is None else [too_large]
 
 

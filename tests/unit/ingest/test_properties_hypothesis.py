@@ -184,3 +184,14 @@ def test_any_spelling_of_a_type_name_in_a_track_call_maps_to_it(event_type: str,
         {"event": name, "messageId": "m", "properties": VALID_PROPERTIES[event_type]}, path_type="track"
     )
     assert envelope["type"] == event_type
+
+
+@given(instance=st.none() | st.integers() | st.text(alphabet=st.characters(max_codepoint=0xA0), max_size=6))
+def test_the_fast_check_of_a_forbidden_pattern_answers_as_jsonschema(instance: Any) -> None:
+    for schema in (
+        {"type": ["string", "null"], "maxLength": 4, "not": {"type": "string", "pattern": "[\\u0000-\\u001F]"}},
+        {"type": "string", "not": {"type": "string", "pattern": "^a", "description": "an annotation"}},
+    ):
+        fast = compile_check(schema, {})
+        assert fast is not None
+        assert fast(instance) == Draft202012Validator(schema).is_valid(instance), (schema, instance)
