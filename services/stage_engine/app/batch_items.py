@@ -15,7 +15,7 @@ from services.stage_engine.adapters.store import TopicPartition
 YIELD_EVERY = 64
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built ~3 times slower, and there is one per record
 class Item:
     record: ConsumerRecord
     event: Event | None  # None: the record is not an envelope (`unreadable` says why)

@@ -59,14 +59,15 @@ class BatchTransaction:
         brake_near: Callable[[int], bool] | None = None,
     ) -> Tally:
         """Raises `GoAlone` before anything is written when `brake_near(set-asides)` says so."""
-        first: dict[str, Item] = {}
+        first: dict[str, Item] = {}  # the first record of each event id
+        events: dict[str, Event] = {}
         for item in items:
-            if item.event is not None:
-                first.setdefault(item.event.event_id, item)
+            if item.event is not None and item.event.event_id not in first:
+                first[item.event.event_id], events[item.event.event_id] = item, item.event
         places = {item.place: item for item in items if item.event is None}
         # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
-        extras = {event_id: email_identities(_event(it), self._email_key) for event_id, it in first.items()}
-        identities = {i for event_id, it in first.items() for i in identities_of(_event(it), extras[event_id])}
+        extras = {event_id: email_identities(event, self._email_key) for event_id, event in events.items()}
+        identities = {i for event_id, event in events.items() for i in identities_of(event, extras[event_id])}
         if previous is not None:
             # this batch was decoded while the batch in front decided; it carries that batch's outcome
             await previous.decided.wait()
@@ -79,9 +80,9 @@ class BatchTransaction:
                 await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
             fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
-            todo = [(event_id, it) for event_id, it in first.items() if event_id in fresh]
+            todo = [event_id for event_id in first if event_id in fresh]
             leads = await _leads(tx, identities, owners, loaded, carried)
-            applied = [(_event(it), extras[event_id]) for event_id, it in todo]
+            applied = [(events[event_id], extras[event_id]) for event_id in todo]
             outcome = await _apply(applied, leads, owners, self._model)
             refused = {event.event_id: reason for event, reason in outcome.rejected}
             unreadable = [it for place, it in places.items() if place in fresh]
@@ -140,11 +141,6 @@ class BatchTransaction:
                 tally.runs[-1] = (set_aside, tally.runs[-1][1] + 1)
             else:
                 tally.runs.append((set_aside, 1))
-
-
-def _event(item: Item) -> Event:
-    assert item.event is not None
-    return item.event
 
 
 async def _apply(
