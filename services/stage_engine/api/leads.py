@@ -11,7 +11,7 @@ from services.stage_engine.adapters.lead_queries import lead_history
 from services.stage_engine.domain.lead import CRM
 
 router = APIRouter(tags=["leads"])
-ERROR = {
+ERROR_RESPONSE = {
     "content": {
         "application/json": {
             "schema": {
@@ -45,8 +45,8 @@ def _impossible(lead_id: str) -> str | None:
     "/v1/leads/{lead_id}",
     summary="A lead's stage, score and history (internal or CRM id)",
     responses={
-        404: {"description": "No lead is known by this id", **ERROR},
-        422: {"description": "Not an id", **ERROR},
+        404: {"description": "No lead is known by this id", **ERROR_RESPONSE},
+        422: {"description": "Not an id", **ERROR_RESPONSE},
     },
 )
 async def get_lead(lead_id: str, request: Request) -> dict[str, Any]:
