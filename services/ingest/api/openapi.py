@@ -2,10 +2,12 @@
 
 The routes read the raw body themselves (size limits, gzip, per-item errors), so FastAPI sees no request
 model. `install_openapi` completes FastAPI's generated document with the schema files, the single source of
-truth, as components: `Envelope`, `Properties.<type>` (each events/<type>.schema.json), `Event.<type>` (the
-envelope with that type's properties), `Event` (one of them), `EventBatch`, `SegmentCall`, `SegmentBatch`;
-the request bodies, with the examples of the schema files; the answer (`IngestAnswer`) on every status;
-the security schemes (Bearer key, or the key as the HTTP Basic user, as Segment's write key).
+truth, as components (openapi_events.py, openapi_segment.py): `Envelope`, `Properties.<type>`, `Event.<type>`,
+`Event`, `EventBatch`, `SegmentCall.<call type>`, `SegmentBatch.<call type>`, `SegmentBatchItem`,
+`SegmentBatch`; the request bodies, with the examples of the schema files; the answer (`IngestAnswer`) on
+every status, `Retry-After` on every 503; the security schemes (Bearer key, or the key as the HTTP Basic user,
+as Segment's write key). The document says what the ingest does: schemathesis checks the one against the
+other in tests/integration/ingest/test_openapi_fuzz.py.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from services.ingest.api.openapi_events import (
+    accepted_currencies,
+    component,
+    envelope,
+    event_schemas,
+    properties_schemas,
+    python_patterns,
+    ref,
+)
+from services.ingest.api.openapi_segment import SegmentSchemas
 from services.ingest.api.segment import CALL_TYPES
+from services.ingest.app.settings import IngestSettings
 from services.ingest.domain.schemas import Schema, Validators
 
 JSON = dict[str, Any]
@@ -38,74 +51,63 @@ ANSWER_EXAMPLE = {
     "rejected": 1,
     "errors": [{"index": 1, "event_id": "e-17", "field": "properties.path", "reason": "is required"}],
 }
+UNAVAILABLE = (
+    "Nothing was stored, or not known to be: Kafka did not acknowledge (unreachable, failed, or not within "
+    "`kafka_send_timeout_seconds`), PostgreSQL could not be asked about the key, or the request overran "
+    "`request_timeout_seconds`. `errors[0].field` names which (kafka, postgres, request) and the reason how long "
+    "the ingest waited. Retry after `Retry-After` seconds with the same event ids: an id is stored once."
+)
+RETRY_AFTER = {"description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
 
 
-def install_openapi(app: FastAPI, validators: Validators, segment_call: Schema, max_events: int) -> None:
+def install_openapi(app: FastAPI, validators: Validators, segment_call: Schema, settings: IngestSettings) -> None:
     """Replaces `app.openapi`: the document is built once, on first request, from FastAPI's and the schemas."""
 
     def openapi() -> JSON:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes)
-            app.openapi_schema = complete(document, validators, segment_call, max_events)
+            app.openapi_schema = complete(document, validators, segment_call, settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def complete(document: JSON, validators: Validators, segment_call: Schema, max_events: int) -> JSON:
+def complete(document: JSON, validators: Validators, segment_call: Schema, settings: IngestSettings) -> JSON:
     """FastAPI's document with the components, request bodies, answers and security of the ingest routes."""
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update(_schemas(validators, segment_call, max_events))
+    components.setdefault("schemas", {}).update(_schemas(validators, segment_call, settings))
     components["securitySchemes"] = SECURITY_SCHEMES
     bodies = {
-        "/v1/events": _body("EventBatch", "Event", _event_examples(validators)),
-        "/v1/batch": _body("SegmentBatch", None, _segment_examples(segment_call, None)),
-        **{f"/v1/{t}": _body("SegmentBatch", "SegmentCall", _segment_examples(segment_call, t)) for t in CALL_TYPES},
+        "/v1/events": _body({"anyOf": [ref("Event"), ref("EventBatch")]}, _event_examples(validators)),
+        "/v1/batch": _body(ref("SegmentBatch"), _segment_examples(segment_call, None)),
+        **{f"/v1/{t}": _body(_single_call(t), _segment_examples(segment_call, t)) for t in CALL_TYPES},
     }
     for path, body in bodies.items():
         operation = document["paths"][path]["post"]
         operation["requestBody"] = body
         operation["security"] = SECURITY
         _answers(operation["responses"])
+    _readiness(document["paths"]["/readyz"]["get"]["responses"])
+    python_patterns(components["schemas"])  # the patterns as the ingest's validators (Python's re) read them
     return document
 
 
-def _ref(name: str) -> JSON:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _component(schema: Schema) -> JSON:
-    """A schema file as an OpenAPI 3.1 component: its own `$schema` and `$id` dropped (the document's apply)."""
-    return {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("$schema", "$id")}
-
-
-def _schemas(validators: Validators, segment_call: Schema, max_events: int) -> JSON:
-    examples = _typed_examples(validators)
-    schemas: JSON = {"Envelope": _component(validators.envelope_schema)}
-    for event_type, schema in validators.type_schemas.items():
-        schemas[f"Properties.{event_type}"] = _component(schema)
-        schemas[f"Event.{event_type}"] = {
-            "title": f"{event_type} event",
-            "description": schema.get("description", ""),
-            "allOf": [_ref("Envelope")],
-            "properties": {"type": {"const": event_type}, "properties": _ref(f"Properties.{event_type}")},
-            "required": ["type"],
-            "examples": [examples[event_type]],
-        }
-    schemas["Event"] = {
-        "oneOf": [_ref(f"Event.{t}") for t in validators.type_schemas],
-        "discriminator": {"propertyName": "type", "mapping": {t: _ref(f"Event.{t}")["$ref"] for t in examples}},
-    }
-    schemas["EventBatch"] = _batch("events", "Event", max_events)
-    schemas["SegmentCall"] = _component(segment_call)
-    schemas["SegmentBatch"] = _batch("batch", "SegmentCall", max_events)
+def _schemas(validators: Validators, segment_call: Schema, settings: IngestSettings) -> JSON:
+    currencies = accepted_currencies(settings.reporting_currency, settings.currency_rates)
+    schemas: JSON = {"Envelope": envelope(validators)}
+    schemas.update(properties_schemas(validators, currencies))
+    schemas.update(event_schemas(validators, _typed_examples(validators), settings.max_events_per_request))
+    segment = SegmentSchemas(schemas["Envelope"], segment_call, validators.type_schemas)
+    schemas.update(segment.components(settings.max_events_per_request))
+    schemas["SegmentCall"] = component(segment_call)  # the raw call, for reference
     schemas.update(_answer_schemas())
     return schemas
 
 
-def _batch(key: str, item: str, max_events: int) -> JSON:
-    items = {"type": "array", "items": _ref(item), "minItems": 1, "maxItems": max_events}
-    return {"type": "object", "required": [key], "properties": {key: items}}
+def _single_call(call_type: str) -> JSON:
+    """A single-call path takes one call, or `{"batch": [...]}` of them (so a body with a `batch` key is read as
+    a batch: said in words, as excluding it in the schema is more than schemathesis' generator can handle)."""
+    return {"anyOf": [ref(f"SegmentCall.{call_type}"), ref(f"SegmentBatch.{call_type}")]}
 
 
 def _answer_schemas() -> JSON:
@@ -126,25 +128,30 @@ def _answer_schemas() -> JSON:
         "properties": {
             "accepted": {"type": "integer", "minimum": 0, "description": "events durable in Kafka"},
             "rejected": {"type": "integer", "minimum": 0, "description": "events refused (distinct indexes)"},
-            "errors": {"type": "array", "items": _ref("ItemError")},
+            "errors": {"type": "array", "items": ref("ItemError")},
         },
         "examples": [ANSWER_EXAMPLE],
     }
     return {"ItemError": error, "IngestAnswer": answer}
 
 
-def _body(batch: str, single: str | None, examples: JSON) -> JSON:
-    schema = {"oneOf": [_ref(single), _ref(batch)]} if single else _ref(batch)
+def _body(schema: JSON, examples: JSON) -> JSON:
     return {"required": True, "content": {"application/json": {"schema": schema, "examples": examples}}}
 
 
 def _answers(responses: JSON) -> None:
+    """Every status answers `IngestAnswer`; every route may answer 503 (Kafka, PostgreSQL, the deadline)."""
+    responses.setdefault("503", {})["description"] = UNAVAILABLE
     for status, response in responses.items():
-        response["content"] = {"application/json": {"schema": _ref("IngestAnswer")}}
+        response["content"] = {"application/json": {"schema": ref("IngestAnswer")}}
         if status == "503":
-            response["headers"] = {
-                "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
-            }
+            response["headers"] = {"Retry-After": RETRY_AFTER}
+
+
+def _readiness(responses: JSON) -> None:
+    """/readyz answers 503 with the same body when a dependency does not answer (services.common.http)."""
+    responses["503"] = {"description": "A dependency did not answer; `checks` says which and why"}
+    responses["503"]["content"] = copy.deepcopy(responses["200"]["content"])
 
 
 def _typed_examples(validators: Validators) -> dict[str, JSON]:

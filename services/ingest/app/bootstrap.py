@@ -80,7 +80,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.add_exception_handler(database_error, _database_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
     segment_call = read_schema(SCHEMAS_DIR / "segment-call.schema.json")
-    install_openapi(app, validators, segment_call, settings.max_events_per_request)
+    install_openapi(app, validators, segment_call, settings)
     return app
 
 
