@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import ipaddress
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.environment import database_url_problem
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://stagetrack@127.0.0.1:55432/stagetrack"
 
@@ -14,8 +19,12 @@ class ServiceSettings(BaseSettings):
     Defaults point at the local stack started by `make up` (deploy/local/).
     """
 
-    model_config = SettingsConfigDict(env_prefix="STAGETRACK_", extra="ignore")
+    # Errors never echo the input: it holds the secrets (a database URL's password among them).
+    model_config = SettingsConfigDict(env_prefix="STAGETRACK_", extra="ignore", hide_input_in_errors=True)
 
+    # Outside development a service refuses to start with a development or placeholder secret, naming the
+    # setting (`development_secrets`, docs/security.md "Production secrets").
+    environment: Literal["development", "production"] = "development"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: str = LOCAL_DATABASE_URL
     database_schema: str = "public"
@@ -34,6 +43,22 @@ class ServiceSettings(BaseSettings):
     set_aside_brake_run: int = Field(default=100, ge=1)
     # A failure repeated identically is logged once per this many seconds, with a count.
     failure_log_interval_seconds: float = Field(default=60.0, gt=0)
+    # Failed authentications (401/403 answers): `auth_failure_limit` within `auth_failure_window_seconds` from
+    # one client address, or with one API key, and its requests are answered 429 for `auth_block_seconds`
+    # without reaching the service. At most `auth_tracked_clients` addresses and as many keys are tracked
+    # (the least recently failing are forgotten first). docs/security.md "Limits".
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_seconds: float = Field(default=10.0, gt=0)
+    auth_block_seconds: float = Field(default=60.0, gt=0)
+    auth_tracked_clients: int = Field(default=10_000, ge=1)
+    # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For names the client
+    # (e.g. "10.0.0.0/8"); empty: none, the client is the peer of the connection.
+    trusted_proxies: str = ""
+    # A connection that has not sent a request's complete headers within this many seconds (from its opening,
+    # or from the first byte after the previous answer) is closed; a request whose body has not fully
+    # arrived within `body_timeout_seconds` of its headers is answered 408 and the connection closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -41,6 +66,34 @@ class ServiceSettings(BaseSettings):
         if not value.startswith("postgresql+asyncpg://"):
             raise ValueError("database_url must use the asyncpg driver: postgresql+asyncpg://user@host:port/db")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_development_secrets_outside_development(self) -> Self:
+        if self.environment != "development" and (found := self.development_secrets()):
+            raise ValueError(
+                f"STAGETRACK_ENVIRONMENT={self.environment} refuses development secrets: " + "; ".join(found)
+            )
+        return self
+
+    def development_secrets(self) -> list[str]:
+        """What a production deployment must not run with, one sentence per setting naming it; a service's
+        settings add their own secrets to the list."""
+        problem = database_url_problem(self.database_url, LOCAL_DATABASE_URL)
+        return [problem] if problem else []
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def topics(self) -> list[str]:

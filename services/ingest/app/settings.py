@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pydantic import Field, SecretStr
 
+from services.common.environment import is_development_secret
 from services.common.settings import ServiceSettings
 from services.ingest.connectors.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
 from services.ingest.connectors.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
@@ -43,3 +44,13 @@ class IngestSettings(ServiceSettings):
     salesforce_organization_id: str | None = Field(default=None, pattern="^[0-9A-Za-z]{15}([0-9A-Za-z]{3})?$")
     salesforce_lead_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LEAD_STATUSES))
     salesforce_opportunity_stages: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_OPPORTUNITY_STAGES))
+
+    def development_secrets(self) -> list[str]:
+        found = super().development_secrets()
+        secret = self.hubspot_app_secret
+        if secret is not None and is_development_secret(secret.get_secret_value()):
+            found.append(
+                "STAGETRACK_HUBSPOT_APP_SECRET is empty or a placeholder while the HubSpot connector is configured: "
+                "set the app's client secret, or unset it to turn the connector off"
+            )
+        return found

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
+from services.common.environment import is_development_secret
 from services.common.settings import ServiceSettings
 
 DEVELOPMENT_KEY = "stagetrack-local-development-only"
@@ -14,7 +14,6 @@ DEVELOPMENT_KEY = "stagetrack-local-development-only"
 
 class EngineSettings(ServiceSettings):
     port: int = Field(default=8001, validation_alias="STAGETRACK_ENGINE_PORT")
-    environment: Literal["development", "production"] = "development"
     consumer_group: str = "stagetrack-engine"
     # A deployment's own model file (YAML); None runs the shipped `the-model`.
     stage_model: Path | None = None
@@ -26,8 +25,10 @@ class EngineSettings(ServiceSettings):
     # safety net, so that a wait no one foresaw costs a retry instead of stopping the engine for good.
     lock_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    @model_validator(mode="after")
-    def _no_placeholder_in_production(self) -> EngineSettings:
-        if self.environment == "production" and self.identity_hash_key.get_secret_value() == DEVELOPMENT_KEY:
-            raise ValueError("STAGETRACK_IDENTITY_HASH_KEY must be set to a secret of your own in production")
-        return self
+    def development_secrets(self) -> list[str]:
+        found = super().development_secrets()
+        if is_development_secret(self.identity_hash_key.get_secret_value(), DEVELOPMENT_KEY):
+            found.append(
+                "STAGETRACK_IDENTITY_HASH_KEY is the development key or a placeholder: set a secret of your own"
+            )
+        return found
