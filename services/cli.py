@@ -24,25 +24,22 @@ def _load(path: str) -> object:
 
 
 def serve(service: str) -> int:
-    import uvicorn
+    from pydantic import ValidationError
 
     from services.common.observability import configure_logging
-    from services.common.server import STARTUP_FAILURE, Server
+    from services.common.server import STARTUP_FAILURE, Server, server_config
 
     factory_path, settings_path = SERVICES[service]
-    settings = _load(settings_path)()  # type: ignore[operator]
+    try:
+        settings = _load(settings_path)()  # type: ignore[operator]
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"stagetrack serve {service}: {where + ': ' if where else ''}{error['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes requests, runs the lifespan shutdown.
-    config = uvicorn.Config(
-        factory_path,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,  # one line per request costs more than the request itself; metrics count them
-        timeout_graceful_shutdown=20,
-    )
-    server = Server(config)
+    server = Server(server_config(factory_path, settings))
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on; the shutdown is done

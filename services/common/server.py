@@ -1,4 +1,4 @@
-"""uvicorn's server, with one change to how it reads signals.
+"""uvicorn's server, with one change to how it reads signals, and its configuration for every service.
 
 Ctrl-C in `make run` reaches every process of the group (SIGINT), and `run-services.sh` forwards SIGTERM to each
 service as well; a service may handle the two in either order. uvicorn takes any SIGINT after a first signal
@@ -12,6 +12,9 @@ import signal
 from types import FrameType
 
 import uvicorn
+
+from services.common.settings import ServiceSettings
+from services.common.slow_clients import HeaderDeadlineProtocol
 
 STARTUP_FAILURE = 3  # uvicorn's exit status when the application did not start
 
@@ -28,3 +31,19 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
         if first_interrupt:
             self.force_exit = force_exit  # a SIGTERM before it does not make it a second Ctrl-C
+
+
+def server_config(factory_path: str, settings: ServiceSettings) -> uvicorn.Config:
+    """uvicorn serving the app built by the factory at `factory_path` ("module:function")."""
+    return uvicorn.Config(
+        factory_path,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,  # one line per request costs more than the request itself; metrics count them
+        timeout_graceful_shutdown=20,
+        http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_seconds),
+        # X-Forwarded-For is read by the app, from `trusted_proxies` only (uvicorn would trust 127.0.0.1).
+        proxy_headers=False,
+    )

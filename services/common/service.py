@@ -12,25 +12,60 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.common import db, kafka
+from services.common.auth_limits import AuthLimiter
+from services.common.auth_report import AuthReport
+from services.common.client_guard import ClientGuard, Refusal, detail_refusal
 from services.common.http import ReadinessCheck, health_router
 from services.common.observability import HttpMetrics
 from services.common.settings import ServiceSettings
+from services.common.slow_clients import CutOffCollector
 
 log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def service_app(
-    *, title: str, service: str, settings: ServiceSettings, registry: CollectorRegistry, lifespan: Lifespan
+    *,
+    title: str,
+    service: str,
+    settings: ServiceSettings,
+    registry: CollectorRegistry,
+    lifespan: Lifespan,
+    refusal: Refusal = detail_refusal,
 ) -> FastAPI:
-    """The shell: request metrics, /healthz, /readyz (checks in app.state.checks), /metrics."""
+    """The shell: request metrics, /healthz, /readyz (checks in app.state.checks), /metrics, and the client
+    guard (429 after repeated failed authentications, 408 for a late body) answering in `refusal`'s shape."""
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.checks = {}
+    app.add_middleware(_client_guard(service, settings, registry, refusal).middleware)
     app.add_middleware(HttpMetrics(registry, service).middleware)
+    if settings.trusted_proxy_list:  # outermost: everything inside sees the client named by the proxy
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    registry.register(CutOffCollector(service))
     app.include_router(health_router(lambda: app.state.checks, registry, settings.readiness_timeout_seconds))
     return app
+
+
+def _client_guard(
+    service: str, settings: ServiceSettings, registry: CollectorRegistry, refusal: Refusal
+) -> ClientGuard:
+    limiter = AuthLimiter(
+        limit=settings.auth_failure_limit,
+        window_seconds=settings.auth_failure_window_seconds,
+        block_seconds=settings.auth_block_seconds,
+        capacity=settings.auth_tracked_clients,
+    )
+    return ClientGuard(
+        service=service,
+        limiter=limiter,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        refusal=refusal,
+        registry=registry,
+        report=AuthReport(settings.failure_log_interval_seconds),
+    )
 
 
 def standard_checks(

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -66,7 +67,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 repeats.flush()
 
     app = service_app(
-        title="stagetrack ingest", service="ingest", settings=settings, registry=registry, lifespan=lifespan
+        title="stagetrack ingest",
+        service="ingest",
+        settings=settings,
+        registry=registry,
+        lifespan=lifespan,
+        refusal=_refusal,
     )
     app.state.settings = settings
     app.include_router(events.router)
@@ -85,6 +91,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _refusal(field: str, reason: str) -> dict[str, Any]:
+    """The ingest's error shape for what the common client guard refuses (429, 408)."""
+    return error_body(0, [{"index": None, "event_id": None, "field": field, "reason": reason}])
 
 
 def _unavailable(field: str, reason: str, retry_after: int) -> JSONResponse:
