@@ -71,10 +71,9 @@ class SegmentSchemas:
         extra, extra_rules = getattr(self, f"_{call_type}")()
         properties.update(extra)
         rules += extra_rules
-        described = self._note("", f"a `{call_type}` call")["description"]
         return {
             "type": "object",
-            "description": described,
+            "description": f"a `{call_type}` call, each field as the ingest reads it for this call type",
             "required": ["type", "messageId"] if in_batch else ["messageId"],
             "properties": properties,
             "allOf": rules,
@@ -184,6 +183,7 @@ class SegmentSchemas:
         return {**self._note(name), "anyOf": [absent, self._string_id(envelope_field), _INTEGER_ID]}
 
     def _note(self, name: str, fallback: str = "") -> JSON:
+        """The field's description in segment-call.schema.json (`fallback` when it has none)."""
         described = self._described.get(name, {}).get("description", fallback)
         return {"description": described} if described else {}
 
