@@ -61,7 +61,7 @@ def occurred_at(draw: st.DrawFn) -> str:
     else:
         when = draw(st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)))
         minutes = draw(st.integers(-1439, 1439))
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f") + _offset(minutes)
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + _offset(minutes)  # years < 1000 too
 
 
 def _properties(event_type: str) -> st.SearchStrategy[dict[str, Any]]:
