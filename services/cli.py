@@ -35,7 +35,8 @@ def serve(service: str) -> int:
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
-            print(f"stagetrack serve {service}: {where + ': ' if where else ''}{error['msg']}", file=sys.stderr)
+            reason = error["msg"].removeprefix("Value error, ")
+            print(f"stagetrack serve {service}: {where + ': ' if where else ''}{reason}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes requests, runs the lifespan shutdown.
