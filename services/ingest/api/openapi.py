@@ -88,6 +88,9 @@ def complete(document: JSON, validators: Validators, segment_call: Schema, setti
         operation["security"] = SECURITY
         _answers(operation["responses"])
     _readiness(document["paths"]["/readyz"]["get"]["responses"])
+    for methods in document["paths"].values():
+        for method, operation in methods.items():
+            _guarded(operation["responses"], with_body=method != "get")
     python_patterns(components["schemas"])  # the patterns as the ingest's validators (Python's re) read them
     return document
 
@@ -146,6 +149,19 @@ def _answers(responses: JSON) -> None:
         response["content"] = {"application/json": {"schema": ref("IngestAnswer")}}
         if status == "503":
             response["headers"] = {"Retry-After": RETRY_AFTER}
+
+
+def _guarded(responses: JSON, *, with_body: bool) -> None:
+    """What the client guard in front of every route answers (services/common/client_guard.py): 429 after too
+    many failed authentications from the address or with the key, 408 for a body that came too late."""
+    answer = {"application/json": {"schema": ref("IngestAnswer")}}
+    responses["429"] = {
+        "description": "Too many failed authentications from this address or with this key: wait `Retry-After`",
+        "headers": {"Retry-After": RETRY_AFTER},
+        "content": answer,
+    }
+    if with_body:
+        responses["408"] = {"description": "The body did not arrive in time; nothing was read", "content": answer}
 
 
 def _readiness(responses: JSON) -> None:

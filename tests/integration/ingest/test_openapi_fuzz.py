@@ -4,6 +4,7 @@ calls valid is accepted and every one it calls invalid is refused. The document 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,30 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+from services.ingest.adapters.source_keys import SourceKeys
+from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.occurred_at_window import in_window
+from tests.stack import served
 
 CONFIG = Path(__file__).with_name("ingest-schemathesis.toml")
 
 
 @pytest.fixture
-def ingest_api(ingest_server: tuple[str, str]) -> schemathesis.BaseSchema:
-    url, _ = ingest_server
+async def fuzzed_ingest(
+    ingest_settings: IngestSettings, source_keys: SourceKeys, tmp_path: Path
+) -> AsyncIterator[tuple[str, str]]:
+    """`stagetrack serve ingest` (base URL, key) that never blocks the fuzzer's address: schemathesis sends
+    bad credentials on purpose, and the failed-authentication limit (tested on its own) would turn every
+    later answer into a 429."""
+    key = await source_keys.create("fuzz")
+    no_limit = {"STAGETRACK_AUTH_FAILURE_LIMIT": "1000000"}
+    async with served("ingest", ingest_settings, tmp_path / "ingest.log", **no_limit) as url:
+        yield url, key
+
+
+@pytest.fixture
+def ingest_api(fuzzed_ingest: tuple[str, str]) -> schemathesis.BaseSchema:
+    url, _ = fuzzed_ingest
     api = schemathesis.openapi.from_url(f"{url}/openapi.json", config=SchemathesisConfig.from_path(CONFIG))
 
     @api.hook
@@ -42,7 +59,7 @@ schema = schemathesis.pytest.from_fixture("ingest_api")
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_ingest_does_what_its_openapi_document_says(
-    case: schemathesis.Case, ingest_server: tuple[str, str]
+    case: schemathesis.Case, fuzzed_ingest: tuple[str, str]
 ) -> None:
-    _, key = ingest_server
+    _, key = fuzzed_ingest
     case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, timeout=30)
