@@ -45,6 +45,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         reporting_currency=settings.reporting_currency,
         rates=settings.currency_rates,
         max_event_bytes=settings.max_event_bytes,
+        personal_keys=settings.personal_keys,
     )
 
     @contextlib.asynccontextmanager

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from services.common.environment import is_development_secret
 from services.common.settings import ServiceSettings
 from services.ingest.connectors.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
 from services.ingest.connectors.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
+from services.ingest.domain.personal_keys import PersonalKeys
 from services.ingest.domain.validation import DEFAULT_MAX_EVENT_BYTES
 
 # aiokafka's max_request_size, which services.common.kafka.durable_producer keeps: a larger record is never sent.
@@ -30,6 +31,9 @@ class IngestSettings(ServiceSettings):
     reporting_currency: str = Field(default="JPY", pattern="^[A-Z]{3}$")
     # Units of the reporting currency per unit of another, e.g. {"USD": "150.25"}; empty refuses others.
     currency_rates: dict[str, Decimal] = Field(default_factory=dict)
+    # Key names refused on anonymous tracking events besides the built-in ones, as a JSON list such as
+    # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md).
+    personal_keys: list[str] = Field(default_factory=list)
     key_cache_seconds: float = Field(default=5.0, ge=0)
     # While PostgreSQL is out of reach, a key confirmed live within this many seconds is still served
     # (a database restart does not refuse known clients); a revoked key stops working within it at the latest.
@@ -44,6 +48,12 @@ class IngestSettings(ServiceSettings):
     salesforce_organization_id: str | None = Field(default=None, pattern="^[0-9A-Za-z]{15}([0-9A-Za-z]{3})?$")
     salesforce_lead_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LEAD_STATUSES))
     salesforce_opportunity_stages: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_OPPORTUNITY_STAGES))
+
+    @field_validator("personal_keys")
+    @classmethod
+    def _personal_keys_have_words(cls, names: list[str]) -> list[str]:
+        PersonalKeys(names)  # a name without a letter or digit would match no key: refused at start-up
+        return names
 
     def development_secrets(self) -> list[str]:
         found = super().development_secrets()

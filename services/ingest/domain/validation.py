@@ -14,7 +14,7 @@ therefore never refuses a retry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common.envelope import Event
 from services.ingest.domain.money import MoneyPolicy
-from services.ingest.domain.personal_data import personal_data_problems
+from services.ingest.domain.personal_data import PersonalDataGuard
 from services.ingest.domain.problems import Problem
 from services.ingest.domain.schema_errors import schema_problems
 from services.ingest.domain.schemas import Validators
@@ -66,8 +66,10 @@ class EventValidator:
         reporting_currency: str = "JPY",
         rates: Mapping[str, Decimal] | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        personal_keys: Iterable[str] = (),
     ) -> None:
         self._validators = validators
+        self._personal_data = PersonalDataGuard(personal_keys)  # the built-in personal key names and these
         self._max_event_bytes = max_event_bytes
         self._money = MoneyPolicy(reporting_currency, rates)
         self._money_types = validators.money_types
@@ -109,7 +111,7 @@ class EventValidator:
         type_schema = self._validators.by_type.get(event_type) if isinstance(event_type, str) else None
         if type_schema is not None and isinstance(properties, dict) and not type_schema.is_valid(properties):
             problems += schema_problems(type_schema.validator.iter_errors(properties), ("properties",))
-        problems += personal_data_problems(event_type, item.get("lead_id"), item.get("anonymous_id"), properties)
+        problems += self._personal_data.problems(event_type, item.get("lead_id"), item.get("anonymous_id"), properties)
         occurred_at, properties_bytes, storable_problems = check_storable(item.get("occurred_at"), properties, window)
         problems += storable_problems
         if problems:

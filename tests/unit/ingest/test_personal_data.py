@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.domain.personal_data import contains_email
+from services.ingest.domain.personal_values import contains_email
 from services.ingest.domain.validation import EventValidator
 from tests.unit.ingest.helpers import accepted_properties, anonymous, errors_of, event
 
