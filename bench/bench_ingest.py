@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaProducer
 from bench.harness import Result, http_posts, measure, report, scratch_stack, send_requests, served
 from services.common.envelope import encode
 from services.common.kafka import durable_producer
+from services.common.keys import KeyStore
 from services.common.service import database
 from services.common.settings import ServiceSettings
-from services.ingest.adapters.source_keys import SourceKeys
 from services.ingest.domain.schemas import default_schemas_dir, load_validators
 from services.ingest.domain.validation import EventValidator
 from tests.stack import free_port, settings_env
@@ -103,7 +103,7 @@ async def send_direct(producer: AIOKafkaProducer, topic: str, batches: Sequence[
 
 async def create_key(settings: ServiceSettings) -> str:
     async with database(settings) as engine:
-        return await SourceKeys(engine).create("bench")
+        return await KeyStore(engine).create("bench")
 
 
 def http_pass(url: str, bodies: Sequence[bytes], key: str) -> Pass:

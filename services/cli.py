@@ -58,19 +58,30 @@ def migrate() -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
+    from services.common.keys import KeyStore
     from services.common.service import database
-    from services.ingest.adapters.source_keys import SourceKeys
     from services.ingest.app.settings import IngestSettings
 
     async with database(IngestSettings()) as engine:
-        keys = SourceKeys(engine)
+        keys = KeyStore(engine)
         if args.keys_command == "create":
-            key = await keys.create(args.source)
-            print(f"source {args.source}: {key}\n(shown once; only its hash is stored)")
+            try:
+                new = await keys.create_key(args.source, args.scope, args.origin)
+            except ValueError as exc:
+                print(f"stagetrack keys create: {exc}", file=sys.stderr)
+                return 2
+            print(f"source {args.source}: {new.key}\n(shown once; only its hash is stored)")
+            if new.lead_id_secret is not None:
+                print(f"lead id verification secret: {new.lead_id_secret}")
+                print("(shown once; keep it on the site's server, never in pages: it signs lead ids)")
         elif args.keys_command == "list":
             for k in await keys.list():
                 state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
-                print(f"{k.id}\t{k.key_prefix}…\t{k.source}\tcreated {k.created_at:%Y-%m-%d %H:%M}\t{state}")
+                scopes, origins = ",".join(k.scopes), " ".join(k.origins) or "-"
+                print(
+                    f"{k.id}\t{k.key_prefix}…\t{k.source}\t{scopes}\t{origins}\t"
+                    f"created {k.created_at:%Y-%m-%d %H:%M}\t{state}"
+                )
         else:
             revoked = await keys.revoke(args.key)
             print(f"revoked {revoked} key(s)")
@@ -155,10 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("migrate", help="upgrade the database to head and create the Kafka topics")
     keys_p = sub.add_parser("keys", help="API keys of the ingest's sources")
     keys_sub = keys_p.add_subparsers(dest="keys_command", required=True)
-    keys_sub.add_parser("create", help="create a key for a source; printed once").add_argument(
-        "--source", required=True
+    from services.common.keys import SCOPES
+
+    create_p = keys_sub.add_parser("create", help="create a key for a source with its scopes; printed once")
+    create_p.add_argument("--source", required=True)
+    create_p.add_argument(
+        "--scope", action="append", required=True, choices=SCOPES, help="what the key may do (repeatable)"
     )
-    keys_sub.add_parser("list", help="list keys (prefix, source, state)")
+    create_p.add_argument("--origin", action="append", default=[], help="allowed web origin of a tracker key")
+    keys_sub.add_parser("list", help="list keys (id, prefix, source, scopes, origins, state)")
     keys_sub.add_parser("revoke", help="revoke a key by its listed prefix or id").add_argument("key")
     replay_p = sub.add_parser(
         "replay", help="rebuild the store from stagetrack.events in a scratch schema; compare with live or what-if"

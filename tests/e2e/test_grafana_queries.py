@@ -27,9 +27,9 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.kafka import durable_producer
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from services.ingest.adapters.source_keys import SourceKeys
 from tests.stack import REPO, eventually, free_port, served, unique
 
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
@@ -165,7 +165,7 @@ async def stack_urls(
 ) -> AsyncIterator[tuple[dict[str, str], str]]:
     """The three services on the test's schema and topics; yields their URLs and an ingest key."""
     await upgrade(settings.database_url, settings.database_schema)
-    key = await SourceKeys(engine).create("grafana-e2e")
+    key = await KeyStore(engine).create("grafana-e2e")
     async with (
         served("ingest", settings, tmp_path / "ingest.log") as ingest,
         served("engine", settings, tmp_path / "engine.log", STAGETRACK_CONSUMER_GROUP=unique("g")) as engine_url,

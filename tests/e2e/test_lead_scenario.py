@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from services.ingest.adapters.source_keys import SourceKeys
 from tests.stack import eventually, served, unique
 
 _ids = itertools.count()
@@ -56,7 +56,7 @@ async def stack_(
     settings: ServiceSettings, engine: AsyncEngine, topics: list[str], tmp_path: Path
 ) -> AsyncIterator[Stack]:
     await upgrade(settings.database_url, settings.database_schema)
-    key = await SourceKeys(engine).create("e2e")
+    key = await KeyStore(engine).create("e2e")
     async with (
         served("ingest", settings, tmp_path / "ingest.log") as ingest_url,
         served("engine", settings, tmp_path / "engine.log", STAGETRACK_CONSUMER_GROUP=unique("g")) as engine_url,

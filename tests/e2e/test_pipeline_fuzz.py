@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from services.ingest.adapters.source_keys import SourceKeys
 from tests.e2e.fuzz_envelopes import envelope
 from tests.stack import consume, eventually, served, unique
 
@@ -44,7 +44,7 @@ async def pipeline(
     settings: ServiceSettings, engine: AsyncEngine, topics: list[str], tmp_path: Path
 ) -> AsyncIterator[Pipeline]:
     await upgrade(settings.database_url, settings.database_schema)
-    key = await SourceKeys(engine).create("fuzz")
+    key = await KeyStore(engine).create("fuzz")
     quick = {"STAGETRACK_STALL_AFTER_SECONDS": "30", "STAGETRACK_CONSUMER_GROUP": unique("g")}
     async with (
         served("ingest", settings, tmp_path / "ingest.log") as ingest,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.key_tables import source_keys
 from services.common.migrate import downgrade, upgrade
 from services.common.settings import ServiceSettings
-from services.ingest.adapters.tables import source_keys
 
 
 async def _tables(engine: AsyncEngine, schema: str) -> set[str]:

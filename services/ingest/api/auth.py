@@ -1,42 +1,46 @@
-"""Who is posting: an API key as `Authorization: Bearer KEY` or, as Segment's SDKs send the write key,
-as the HTTP Basic user name."""
+"""Who is posting and may they: the key (shared check in services.common.auth) and, for a tracker key, each
+event's type and lead id (services.ingest.domain.scopes). Refusals keep the ingest's error shape."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Sequence
 
 from fastapi import Request
 
-from services.ingest.adapters.source_keys import KeyStoreUnavailable, SourceKeys
+from services.common.auth import AuthRefused, authenticate, refusal
+from services.common.keys import ApiKey, KeyStore
 from services.ingest.api.errors import RequestRefused
+from services.ingest.domain.scopes import LEAD_ID_HASH, may_post, out_of_scope
 
 
-def _key_from(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if not header:
-        raise RequestRefused(401, "authorization", "no API key: send `Authorization: Bearer KEY` or Basic KEY:")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if scheme.lower() == "basic":
-        try:
-            user, _, _ = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise RequestRefused(401, "authorization", "the Basic credentials are not valid base64") from exc
-        if user:
-            return user
-    raise RequestRefused(401, "authorization", "no API key: send `Authorization: Bearer KEY` or Basic KEY:")
-
-
-async def authenticated_source(request: Request) -> str:
-    keys: SourceKeys = request.app.state.source_keys
+async def posting_key(request: Request) -> ApiKey:
+    """The request's key if it may post events at all (`crm` or `tracker`): 401, 403 or 503 otherwise."""
+    store: KeyStore = request.app.state.keys
     try:
-        source = await keys.source_of(_key_from(request))
-    except KeyStoreUnavailable as exc:
-        retry_after = str(request.app.state.settings.retry_after_seconds)
-        reason = f"{exc}; nothing was stored: retry after Retry-After seconds with the same event ids"
-        raise RequestRefused(503, "postgres", reason, headers={"Retry-After": retry_after}) from exc
-    if source is None:
-        raise RequestRefused(401, "authorization", "the API key is unknown or revoked")
-    return source
+        key = await authenticate(request, store)
+    except AuthRefused as exc:
+        raise RequestRefused(exc.status, exc.field, exc.reason, headers=exc.headers) from None
+    if not may_post(key):
+        raise RequestRefused(403, "authorization", f"{refusal(key, 'post events')}: that needs scope crm or tracker")
+    return key
+
+
+def take_lead_id_hashes(items: list[object]) -> list[object]:
+    """Removes each event's `lead_id_hash` (checked here, never forwarded) and returns them by index."""
+    hashes: list[object] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and LEAD_ID_HASH in item:
+            item = dict(item)
+            hashes.append(item.pop(LEAD_ID_HASH))
+            items[index] = item
+        else:
+            hashes.append(None)
+    return hashes
+
+
+def refuse_out_of_scope(key: ApiKey, events: Sequence[object], hashes: Sequence[object]) -> None:
+    """403 naming the first event (index), field and reason a tracker key may not send; nothing is published."""
+    for index, (event, presented) in enumerate(zip(events, hashes, strict=True)):
+        problem = out_of_scope(key, event, presented)
+        if problem is not None:
+            raise RequestRefused(403, problem[0], problem[1], index=index)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.api.auth import authenticated_source
+from services.ingest.api.auth import posting_key, refuse_out_of_scope, take_lead_id_hashes
 from services.ingest.api.body import read_json
 from services.ingest.api.errors import RequestRefused, error_body
 from services.ingest.app.intake import Intake
@@ -19,6 +19,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "At least one event is durable in Kafka; `errors` lists the refused ones by index"},
     400: {"description": 'The body is not JSON, or not an event or {"events": [...]}'},
     401: {"description": "The API key is missing, unknown or revoked"},
+    403: {
+        "description": "The key's scopes do not cover the request: not a crm or tracker key, or a tracker key sending "
+        "a type other than a web event, or a lead_id without its valid lead_id_hash (nothing is published)"
+    },
     413: {
         "description": "Body (also after gunzip) or event count over the limit; or no event was accepted and one "
         "is larger than the per-event limit once encoded (STAGETRACK_MAX_EVENT_BYTES; in a batch with accepted "
@@ -61,7 +65,9 @@ def _too_large(error: dict[str, Any]) -> bool:
 
 @router.post("/v1/events", status_code=202, responses=RESPONSES, summary="Send one event or a batch")
 async def post_events(request: Request) -> JSONResponse:
-    source = await authenticated_source(request)  # called, not Depends(): FastAPI's resolver costs per request
+    key = await posting_key(request)  # called, not Depends(): FastAPI's resolver costs per request
     settings = request.app.state.settings
     body = await read_json(request, settings.max_body_bytes)
-    return await accept(request, items_of(body, settings.max_events_per_request), source, 202)
+    items = items_of(body, settings.max_events_per_request)
+    refuse_out_of_scope(key, items, take_lead_id_hashes(items))
+    return await accept(request, items, key.source, 202)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.api.auth import authenticated_source
+from services.ingest.api.auth import posting_key, refuse_out_of_scope
 from services.ingest.api.body import read_json
 from services.ingest.api.events import RESPONSES, accept, items_of
 from services.ingest.domain.segment import map_segment_call
@@ -17,13 +17,22 @@ del SEGMENT_RESPONSES[202]
 
 
 async def _post(request: Request, path_type: str | None) -> JSONResponse:
-    source = await authenticated_source(request)  # called, not Depends(): FastAPI's resolver costs per request
+    key = await posting_key(request)  # called, not Depends(): FastAPI's resolver costs per request
     settings = request.app.state.settings
     body = await read_json(request, settings.max_body_bytes)
     calls = items_of(body, settings.max_events_per_request, key="batch")
     # an item that is not an object passes through, so validation reports it at its index
     mapped = [map_segment_call(c, path_type=path_type) if isinstance(c, dict) else c for c in calls]
-    return await accept(request, mapped, source, 200)
+    refuse_out_of_scope(key, mapped, [lead_id_hash(c) for c in calls])
+    return await accept(request, mapped, key.source, 200)
+
+
+def lead_id_hash(call: object) -> object:
+    """A tracker's identity-verification hash of the call's userId: `context.stagetrack.lead_id_hash` (what
+    analytics.js sends from the options' `context`); the mapping drops `context`, so it never reaches Kafka."""
+    context = call.get("context") if isinstance(call, dict) else None
+    stagetrack = context.get("stagetrack") if isinstance(context, dict) else None
+    return stagetrack.get("lead_id_hash") if isinstance(stagetrack, dict) else None
 
 
 @router.post("/v1/batch", responses=SEGMENT_RESPONSES, summary='Segment batch: {"batch": [calls]}')

@@ -13,13 +13,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 
+from services.common.keys import KeyStore
 from services.common.observability import new_registry
 from services.common.repeat_filter import throttle_loggers
 from services.common.service import database, service_app, standard_checks
+from services.common.unreachable import database_unreachable
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
-from services.ingest.adapters.source_keys import SourceKeys
-from services.ingest.adapters.unreachable import database_unreachable
 from services.ingest.api import connectors, events, segment
 from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
@@ -54,7 +54,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             publisher = KafkaPublisher(
                 settings.kafka_bootstrap_servers, settings.events_topic, settings.kafka_send_timeout_seconds, registry
             )
-            app.state.source_keys = SourceKeys(
+            app.state.keys = KeyStore(
                 engine, settings.key_cache_seconds, settings.key_fallback_seconds, settings.failure_log_interval_seconds
             )
             app.state.intake = Intake(validator, publisher, registry)

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
-from services.ingest.adapters.source_keys import SourceKeys
 from services.ingest.app.bootstrap import create_app
 from services.ingest.app.settings import IngestSettings
 from tests.stack import served
@@ -22,38 +22,38 @@ class Ingest:
     client: httpx.AsyncClient
     key: str
     settings: IngestSettings
-    keys: SourceKeys
+    keys: KeyStore
 
 
 @pytest.fixture
 async def ingest_settings(settings: IngestSettings, engine: AsyncEngine, topics: list[str]) -> IngestSettings:
     await upgrade(settings.database_url, settings.database_schema)
-    return IngestSettings(**settings.model_dump(exclude={"port"}), kafka_send_timeout_seconds=3, key_cache_seconds=0)
+    return IngestSettings(**settings.model_dump(exclude={"port"}) | {"kafka_send_timeout_seconds": 3, "key_cache_seconds": 0})
 
 
 @pytest.fixture
-async def source_keys(engine: AsyncEngine, ingest_settings: IngestSettings) -> SourceKeys:
-    return SourceKeys(engine, cache_ttl_seconds=0)
+async def key_store(engine: AsyncEngine, ingest_settings: IngestSettings) -> KeyStore:
+    return KeyStore(engine, cache_ttl_seconds=0)
 
 
 @pytest.fixture
-async def ingest(ingest_settings: IngestSettings, source_keys: SourceKeys) -> AsyncIterator[Ingest]:
+async def ingest(ingest_settings: IngestSettings, key_store: KeyStore) -> AsyncIterator[Ingest]:
     """The app in this process, over ASGI; its Kafka and PostgreSQL are real."""
-    key = await source_keys.create("web")
+    key = await key_store.create("web")
     app = create_app(ingest_settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://ingest", headers={"Authorization": f"Bearer {key}"}
         ) as client:
-            yield Ingest(client, key, ingest_settings, source_keys)
+            yield Ingest(client, key, ingest_settings, key_store)
 
 
 @pytest.fixture
 async def ingest_server(
-    ingest_settings: IngestSettings, source_keys: SourceKeys, tmp_path: Path
+    ingest_settings: IngestSettings, key_store: KeyStore, tmp_path: Path
 ) -> AsyncIterator[tuple[str, str]]:
     """`stagetrack serve ingest` as a real process; yields (base URL, write key)."""
-    key = await source_keys.create("sdk")
+    key = await key_store.create("sdk")
     async with served("ingest", ingest_settings, tmp_path / "ingest.log") as url:
         yield url, key

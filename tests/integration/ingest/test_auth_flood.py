@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.stack import REPO, eventually, served
 
@@ -76,9 +76,9 @@ def _metric(exposition: str, name: str, **labels: str) -> float:
 
 
 async def test_a_flood_of_wrong_keys_is_refused_429_without_queries_and_good_clients_keep_their_latency(
-    ingest_settings: IngestSettings, source_keys: SourceKeys, engine: AsyncEngine, tmp_path: Path
+    ingest_settings: IngestSettings, key_store: KeyStore, engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    good_key = await source_keys.create("web")
+    good_key = await key_store.create("web")
     schema = ingest_settings.database_schema
     env = {"STAGETRACK_AUTH_FAILURE_LIMIT": str(LIMIT), "STAGETRACK_AUTH_BLOCK_SECONDS": "60"}
     async with served("ingest", ingest_settings, tmp_path / "ingest.log", **env) as url:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from services.common.kafka import ensure_topics
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.faults import PrivateKafka, private_kafka
 from tests.integration.ingest.test_bad_input import page
@@ -71,11 +71,11 @@ def _assert_truthful(reason: str, took: float) -> None:
 
 
 async def test_broker_outage_loses_nothing_acknowledged_says_why_and_logs_a_bounded_number_of_lines(
-    kafka: PrivateKafka, ingest_settings: IngestSettings, source_keys: SourceKeys, tmp_path: Path
+    kafka: PrivateKafka, ingest_settings: IngestSettings, key_store: KeyStore, tmp_path: Path
 ) -> None:
     settings = ingest_settings.model_copy(update={"kafka_bootstrap_servers": kafka.bootstrap_servers})
     await ensure_topics(kafka.bootstrap_servers, settings.topics, settings.topic_partitions)
-    key = await source_keys.create("outage")
+    key = await key_store.create("outage")
     log = tmp_path / "ingest.log"
     timeout_env = {"STAGETRACK_KAFKA_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT)}
     async with (

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.faults import cuttable_proxy
 from tests.integration.ingest.test_bad_input import page
@@ -53,9 +53,9 @@ async def test_postgres_refusing_connections_is_a_503_with_retry_after_never_a_5
 
 
 async def test_keys_confirmed_lately_are_served_through_a_database_outage_and_no_longer(
-    ingest_settings: IngestSettings, source_keys: SourceKeys, tmp_path: Path
+    ingest_settings: IngestSettings, key_store: KeyStore, tmp_path: Path
 ) -> None:
-    known, revoked, unseen = [await source_keys.create(name) for name in ("known", "revoked", "unseen")]
+    known, revoked, unseen = [await key_store.create(name) for name in ("known", "revoked", "unseen")]
     async with cuttable_proxy(ingest_settings.database_url) as (proxy, database_url):
         env = {
             "STAGETRACK_DATABASE_URL": database_url,
@@ -70,7 +70,7 @@ async def test_keys_confirmed_lately_are_served_through_a_database_outage_and_no
 
                 assert (await post(known)).status_code == 202
                 assert (await post(revoked)).status_code == 202
-                await source_keys.revoke(revoked[:12])
+                await key_store.revoke(revoked[:12])
                 assert (await post(revoked)).status_code == 401
 
                 await proxy.cut()

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.occurred_at_window import in_window
 from tests.stack import served
@@ -23,12 +23,12 @@ CONFIG = Path(__file__).with_name("ingest-schemathesis.toml")
 
 @pytest.fixture
 async def fuzzed_ingest(
-    ingest_settings: IngestSettings, source_keys: SourceKeys, tmp_path: Path
+    ingest_settings: IngestSettings, key_store: KeyStore, tmp_path: Path
 ) -> AsyncIterator[tuple[str, str]]:
     """`stagetrack serve ingest` (base URL, key) that never blocks the fuzzer's address: schemathesis sends
     bad credentials on purpose, and the failed-authentication limit (tested on its own) would turn every
     later answer into a 429."""
-    key = await source_keys.create("fuzz")
+    key = await key_store.create("fuzz")
     no_limit = {"STAGETRACK_AUTH_FAILURE_LIMIT": "1000000"}
     async with served("ingest", ingest_settings, tmp_path / "ingest.log", **no_limit) as url:
         yield url, key

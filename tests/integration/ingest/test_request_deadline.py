@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.bootstrap import create_app
 from services.ingest.app.settings import IngestSettings
 
@@ -19,10 +19,10 @@ async def _stalling_body() -> AsyncIterator[bytes]:
 
 
 async def test_a_request_overrunning_the_deadline_is_answered_503_with_retry_after(
-    ingest_settings: IngestSettings, source_keys: SourceKeys
+    ingest_settings: IngestSettings, key_store: KeyStore
 ) -> None:
     settings = ingest_settings.model_copy(update={"request_timeout_seconds": 0.5, "retry_after_seconds": 3})
-    key = await source_keys.create("slow")
+    key = await key_store.create("slow")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

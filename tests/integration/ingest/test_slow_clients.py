@@ -16,7 +16,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.ingest.adapters.source_keys import SourceKeys
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.stack import served
 
@@ -79,9 +79,9 @@ async def test_headers_dribbled_a_byte_at_a_time_are_cut_off_at_the_header_timeo
 
 
 async def test_a_dribbled_body_is_answered_408_and_closed_at_the_body_timeout(
-    ingest_url: str, source_keys: SourceKeys
+    ingest_url: str, key_store: KeyStore
 ) -> None:
-    key = await source_keys.create("slow-body")
+    key = await key_store.create("slow-body")
     body = orjson.dumps({"events": [{"type": "page_viewed", "anonymous_id": "a" * 200}]})
     reader, writer = await _connect(ingest_url)
     writer.write(HEAD + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode())
