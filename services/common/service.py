@@ -6,20 +6,23 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.common import db, kafka
+from services.common.auth import AuthRefused
 from services.common.auth_limits import AuthLimiter
 from services.common.auth_report import AuthReport
 from services.common.client_guard import ClientGuard, Refusal, detail_refusal
 from services.common.http import ReadinessCheck, health_router
+from services.common.keys import KeyStore
 from services.common.observability import HttpMetrics
+from services.common.read_access import ClosedPaths, closed_paths, refused_response
 from services.common.settings import ServiceSettings
 from services.common.slow_clients import CutOffCollector
 
@@ -37,9 +40,14 @@ def service_app(
     refusal: Refusal = detail_refusal,
 ) -> FastAPI:
     """The shell: request metrics, /healthz, /readyz (checks in app.state.checks), /metrics, and the client
-    guard (429 after repeated failed authentications, 408 for a late body) answering in `refusal`'s shape."""
+    guard (429 after repeated failed authentications, 408 for a late body) answering in `refusal`'s shape.
+    A refused key (`AuthRefused`: 401, 403, 503) is answered in that shape too, and the operational paths
+    left out of `settings.open_paths` need a key from `app.state.keys` (services/common/read_access.py)."""
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.checks = {}
+    app.add_exception_handler(AuthRefused, _refused_handler(refusal))
+    if closed := closed_paths(settings.open_path_set):  # innermost: the guard counts its 401s and 403s
+        app.add_middleware(ClosedPaths(closed, refusal).middleware)
     app.add_middleware(_client_guard(service, settings, registry, refusal).middleware)
     app.add_middleware(HttpMetrics(registry, service).middleware)
     if settings.trusted_proxy_list:  # outermost: everything inside sees the client named by the proxy
@@ -47,6 +55,14 @@ def service_app(
     registry.register(CutOffCollector(service))
     app.include_router(health_router(lambda: app.state.checks, registry, settings.readiness_timeout_seconds))
     return app
+
+
+def _refused_handler(refusal: Refusal) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthRefused)
+        return refused_response(refusal, exc)
+
+    return handler
 
 
 def _client_guard(
@@ -81,6 +97,13 @@ def standard_checks(
 
     checks: dict[str, ReadinessCheck] = {"kafka": kafka_check} if uses_kafka else {}
     return {**checks, "postgres": postgres_check}
+
+
+def key_store(settings: ServiceSettings, engine: AsyncEngine) -> KeyStore:
+    """The service's API keys, from the key table in its own database schema, cached as the settings say."""
+    return KeyStore(
+        engine, settings.key_cache_seconds, settings.key_fallback_seconds, settings.failure_log_interval_seconds
+    )
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.common.environment import database_url_problem
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://stagetrack@127.0.0.1:55432/stagetrack"
+OPERATIONAL_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
 
 
 class ServiceSettings(BaseSettings):
@@ -59,6 +60,14 @@ class ServiceSettings(BaseSettings):
     # arrived within `body_timeout_seconds` of its headers is answered 408 and the connection closed.
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The operational paths that answer without a key, comma-separated, from OPERATIONAL_PATHS ("/docs" covers
+    # /redoc too); empty: none. A closed /healthz, /readyz or /metrics needs a key with the `read:kpi` scope
+    # (monitoring's scope), a closed /docs or /openapi.json any live key. docs/security.md "Reads".
+    open_paths: str = ",".join(OPERATIONAL_PATHS)
+    # API keys: a key's answer (live, revoked, unknown) is reused for this many seconds without a query, and a
+    # key confirmed live within `key_fallback_seconds` is still served while PostgreSQL is out of reach.
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    key_fallback_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -75,6 +84,14 @@ class ServiceSettings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("open_paths")
+    @classmethod
+    def _operational_paths_only(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if entry not in OPERATIONAL_PATHS:
+                raise ValueError(f"open_paths: {entry!r} is not one of {', '.join(OPERATIONAL_PATHS)}")
         return value
 
     @model_validator(mode="after")
@@ -94,6 +111,10 @@ class ServiceSettings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @property
+    def open_path_set(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.open_paths.split(",") if part.strip())
 
     @property
     def topics(self) -> list[str]:

@@ -7,14 +7,15 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from services.common.observability import new_registry
-from services.common.service import database, service_app, standard_checks, stop_tasks
+from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.adapters.projector import Projector
 from services.kpi.api import money, outlook, stages
+from services.kpi.api.access import REFUSALS, read_kpi
 from services.kpi.api.params import validation_error
 from services.kpi.app.settings import KpiSettings
 from services.stage_engine.domain.model import default_model, load_model_file
@@ -55,6 +56,7 @@ def create_app(
             # Only what the KPI service uses: PostgreSQL (it reads the event store there, not Kafka) and the
             # projector (503 naming it when it is stalled or braked).
             app.state.checks = standard_checks(settings, engine, uses_kafka=False)
+            app.state.keys = key_store(settings, engine)  # every /v1/kpi route needs a `read:kpi` key
             tasks: list[asyncio.Task[None]] = []
             # Hook (a): the projector keeps the projection tables up to date with the event store.
             if run_projector:
@@ -80,6 +82,6 @@ def create_app(
 
     app = service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)
     for router in (stages.router, money.router, outlook.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(read_kpi)], responses=REFUSALS)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app

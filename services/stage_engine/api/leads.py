@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.common.limits import MAX_ID_LENGTH
 from services.stage_engine.adapters.lead_queries import lead_history
+from services.stage_engine.api.access import REFUSALS, read_leads
 from services.stage_engine.domain.lead import CRM
 
-router = APIRouter(tags=["leads"])
+router = APIRouter(tags=["leads"], dependencies=[Depends(read_leads)], responses=REFUSALS)
 ERROR_RESPONSE = {
     "content": {
         "application/json": {

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
-from services.common.service import database, service_app, standard_checks, stop_tasks
+from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
@@ -55,6 +55,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             app.state.db = engine
             app.state.model = model
             app.state.checks = standard_checks(settings, engine)
+            app.state.keys = key_store(settings, engine)  # reads need a `read:leads` key
             tasks: list[asyncio.Task[None]] = []
             store = EventStore(engine, keep_connections=True)
             dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)

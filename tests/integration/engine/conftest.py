@@ -18,6 +18,7 @@ from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from services.stage_engine.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
+from tests.keys import bearer, new_key
 from tests.stack import unique
 
 
@@ -72,8 +73,11 @@ async def producer(engine_settings: EngineSettings) -> AsyncIterator[Producer]:
 
 
 @pytest.fixture
-async def engine_client(engine_settings: EngineSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def engine_client(engine_settings: EngineSettings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The engine in-process; its client holds a `read:leads` key."""
+    headers = bearer(await new_key(engine, "read:leads"))
     app = create_app(engine_settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://engine") as client:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://engine", headers=headers) as client:
             yield client

@@ -1,5 +1,6 @@
 """GET /v1/leads/{id} of a real `stagetrack serve engine` answers 4xx, never 5xx, whatever the id: NUL, any
-Unicode, bytes that are not UTF-8, very long; schemathesis then fuzzes every operation of its OpenAPI document."""
+Unicode, bytes that are not UTF-8, very long; schemathesis then fuzzes every operation of its OpenAPI document
+(with a `read:leads` key, so the fuzzed requests reach the route)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer, envelope
+from tests.keys import bearer, new_key
 from tests.stack import eventually, served, unique
 
 KNOWN = "crm-Ünïcødé-リード-🙂"
@@ -45,8 +48,13 @@ async def engine_url(engine_settings: EngineSettings, producer: Producer, tmp_pa
         yield url
 
 
-async def test_any_lead_id_is_answered_with_4xx_never_5xx(engine_url: str) -> None:
-    async with httpx.AsyncClient(base_url=engine_url, timeout=10) as client:
+@pytest.fixture
+async def leads_key(engine: AsyncEngine) -> str:
+    return await new_key(engine, "read:leads")
+
+
+async def test_any_lead_id_is_answered_with_4xx_never_5xx(engine_url: str, leads_key: str) -> None:
+    async with httpx.AsyncClient(base_url=engine_url, headers=bearer(leads_key), timeout=10) as client:
 
         async def known() -> bool:
             return (await client.get(f"/v1/leads/{KNOWN}")).status_code == 200
@@ -78,5 +86,5 @@ schema = schemathesis.pytest.from_fixture("engine_api")
 
 @schema.parametrize()
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_request_makes_the_engine_answer_5xx(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=[not_a_server_error], timeout=10)
+def test_no_request_makes_the_engine_answer_5xx(case: schemathesis.Case, leads_key: str) -> None:
+    case.call_and_validate(headers=bearer(leads_key), checks=[not_a_server_error], timeout=10)

@@ -33,6 +33,7 @@ from tests.integration.kpi.store_rows import (
     moved,
     visitor,
 )
+from tests.keys import bearer, new_key
 from tests.stack import eventually
 
 MANY = 60  # bookings of the largest amount: their sum needs 22 digits
@@ -43,7 +44,8 @@ async def kpi_app(settings: KpiSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, clock=lambda: AT + hours(24 * 30))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kpi") as client:
+        headers = bearer(await new_key(app.state.db, "read:kpi"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kpi", headers=headers) as client:
             yield client
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from tests.integration.kpi.store_rows import AT, MAX_AMOUNT, StoreWriter, booking, hours, moved, visitor
+from tests.keys import new_key
 from tests.stack import served
 
 
@@ -33,3 +34,9 @@ async def kpi_server(
         await store.append(engine, [booking(lead, MAX_AMOUNT if n == 0 else str(n * 1000), AT + hours(n + 2))])
     async with served("kpi", settings, tmp_path / "kpi.log", STAGETRACK_REPORTING_TIMEZONE=kpi_zone) as url:
         yield url
+
+
+@pytest.fixture
+async def kpi_key(kpi_server: str, engine: AsyncEngine) -> str:
+    """A `read:kpi` key the served KPI accepts."""
+    return await new_key(engine, "read:kpi")

@@ -32,6 +32,7 @@ from services.kpi.adapters.tables import (
 from services.kpi.app.bootstrap import create_app
 from services.kpi.app.settings import KpiSettings
 from services.stage_engine.domain.model import default_model
+from tests.keys import bearer, new_key
 from tests.kpi_dataset import create_kpi_tables
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -42,11 +43,13 @@ MODEL = default_model()
 
 @contextlib.asynccontextmanager
 async def kpi_client(settings: ServiceSettings, now: datetime, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The KPI app in-process over the test's schema, its client holding a `read:kpi` key."""
     kpi_settings = KpiSettings(database_schema=settings.database_schema, **overrides)
     app = create_app(kpi_settings, clock=lambda: now, run_projector=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kpi") as client:
+        headers = bearer(await new_key(app.state.db, "read:kpi"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kpi", headers=headers) as client:
             yield client
 
 

@@ -1,5 +1,6 @@
 """schemathesis over /openapi.json of a real `stagetrack serve kpi` (real PostgreSQL, its projector running over a
-small store): whatever the path and query parameters (valid by the document, or not), no route answers 5xx."""
+small store), with a `read:kpi` key: whatever the path and query parameters (valid by the document, or not), no
+route answers 5xx."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+
+from tests.keys import bearer
 
 
 @pytest.fixture
@@ -26,5 +29,5 @@ schema = schemathesis.pytest.from_fixture("kpi_api")
 
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_request_makes_the_kpi_service_answer_5xx(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=[not_a_server_error], timeout=30)
+def test_no_request_makes_the_kpi_service_answer_5xx(case: schemathesis.Case, kpi_key: str) -> None:
+    case.call_and_validate(headers=bearer(kpi_key), checks=[not_a_server_error], timeout=30)

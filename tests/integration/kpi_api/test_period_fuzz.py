@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.kpi_api.test_validation import ROUTES
+from tests.keys import bearer
 
 MINUTES = 24 * 60 - 1
 
@@ -43,8 +44,8 @@ def near_the_ends() -> st.SearchStrategy[str]:
 )
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_period_makes_a_kpi_route_answer_5xx(
-    kpi_server: str, route: str, start: str, end: str, trailing: int | None
+    kpi_server: str, kpi_key: str, route: str, start: str, end: str, trailing: int | None
 ) -> None:
     params = {"from": start, "to": end} | ({} if trailing is None else {"trailing": str(trailing)})
-    response = httpx.get(f"{kpi_server}{route}", params=params, timeout=30)
+    response = httpx.get(f"{kpi_server}{route}", params=params, headers=bearer(kpi_key), timeout=30)
     assert response.status_code in (200, 422), (params, response.status_code, response.text[:500])

@@ -35,6 +35,7 @@ from tests.integration.kpi_api.generated.expected_forecast import close
 from tests.integration.kpi_api.generated.journeys import END, NOW, START
 from tests.integration.kpi_api.generated.population import people
 from tests.integration.kpi_api.generated.simulation import Record, simulate
+from tests.keys import bearer, new_key
 from tests.stack import eventually, unique
 
 PERSONS, SEED = 5_000, 20261128
@@ -63,7 +64,9 @@ async def kpi_api(
     config = kpi_settings(engine_settings).model_copy(update=settings)
     app = create_app(config, clock=lambda: NOW, run_projector=projector)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kpi") as client:
+        headers = bearer(await new_key(app.state.db, "read:kpi"))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kpi", headers=headers) as client:
             yield client
 
 
