@@ -87,10 +87,15 @@ def _common(call: Mapping[str, Any]) -> dict[str, object]:
 def _set_id(envelope: dict[str, object], key: str, value: object) -> None:
     if value is None or value == "":
         envelope.pop(key, None)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        envelope[key] = str(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and _whole_and_exact(value):
+        envelope[key] = str(int(value))  # 42 and 42.0 alike (JSON Schema's integers), as the OpenAPI document says
     else:
         envelope[key] = value  # a wrong type is reported by validation
+
+
+def _whole_and_exact(value: float) -> bool:
+    """A whole number every JSON parser reads exactly (|n| <= 2^53); a larger one is refused as an id."""
+    return abs(value) <= 2**53 and value == int(value)
 
 
 def _context(call: Mapping[str, Any]) -> Mapping[str, Any]:
