@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common.auth import AuthRefused, authenticate, require
+from services.common.keys import KeyStore
 from services.ingest.adapters.publisher import BrokerUnavailable
 from services.ingest.api.body import read_raw
 from services.ingest.api.errors import RequestRefused, error_body
@@ -119,6 +121,8 @@ async def hubspot(request: Request) -> JSONResponse:
 SOAP_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "SOAP Ack: every mapped notification is durable in Kafka", "content": {"text/xml": {}}},
     400: {"description": "SOAP fault (Client): malformed or hostile XML, not an Outbound Message, foreign org"},
+    401: {"description": "SOAP fault (Client): the path token is not a live key (unknown or revoked)"},
+    403: {"description": "SOAP fault (Client): the path token's key lacks the connector:salesforce scope"},
     404: {"description": "SOAP fault (Client): the Salesforce connector is not configured"},
     413: {"description": "SOAP fault (Client): body over the limit"},
     503: {"description": "SOAP fault (Server): Kafka did not acknowledge; Salesforce resends"},
@@ -137,12 +141,35 @@ def _soap_fault(metrics: ConnectorMetrics, status: int, reason: str) -> Response
     return _soap(salesforce.fault(code, reason), status)
 
 
-@router.post("/v1/connectors/salesforce", responses=SOAP_RESPONSES, summary="Salesforce Outbound Message (SOAP)")
-async def salesforce_outbound(request: Request) -> Response:
+NO_TOKEN = (
+    "the Outbound Message URL must end with a key of scope connector:salesforce: "
+    "/v1/connectors/salesforce/{token} (stagetrack keys create --source salesforce --scope connector:salesforce)"
+)
+
+
+@router.post(
+    "/v1/connectors/salesforce",
+    responses={401: {"description": "SOAP fault (Client): the URL lacks its key token"}},
+    summary="Salesforce Outbound Message without its key token: always refused",
+)
+async def salesforce_without_token(request: Request) -> Response:
+    return _soap_fault(request.app.state.connector_metrics, 401, NO_TOKEN)
+
+
+@router.post(
+    "/v1/connectors/salesforce/{token}", responses=SOAP_RESPONSES, summary="Salesforce Outbound Message (SOAP)"
+)
+async def salesforce_outbound(request: Request, token: str) -> Response:
     settings: IngestSettings = request.app.state.settings
     metrics: ConnectorMetrics = request.app.state.connector_metrics
     if settings.salesforce_organization_id is None:
         return _soap_fault(metrics, 404, "connector not configured: set STAGETRACK_SALESFORCE_ORGANIZATION_ID")
+    store: KeyStore = request.app.state.keys
+    try:
+        # looked up by its SHA-256, never compared as text: the timing reveals nothing about the token
+        require(await authenticate(request, store, token), "connector:salesforce", "post Salesforce Outbound Messages")
+    except AuthRefused as exc:
+        return _soap_fault(metrics, exc.status, exc.reason)
     try:
         raw = await read_raw(request, settings.max_body_bytes)
     except RequestRefused as exc:

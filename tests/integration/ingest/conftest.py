@@ -28,7 +28,9 @@ class Ingest:
 @pytest.fixture
 async def ingest_settings(settings: IngestSettings, engine: AsyncEngine, topics: list[str]) -> IngestSettings:
     await upgrade(settings.database_url, settings.database_schema)
-    return IngestSettings(**settings.model_dump(exclude={"port"}) | {"kafka_send_timeout_seconds": 3, "key_cache_seconds": 0})
+    return IngestSettings(
+        **settings.model_dump(exclude={"port"}) | {"kafka_send_timeout_seconds": 3, "key_cache_seconds": 0}
+    )
 
 
 @pytest.fixture
@@ -57,3 +59,10 @@ async def ingest_server(
     key = await key_store.create("sdk")
     async with served("ingest", ingest_settings, tmp_path / "ingest.log") as url:
         yield url, key
+
+
+@pytest.fixture
+async def salesforce_path(key_store: KeyStore) -> str:
+    """The Outbound Message URL path Salesforce is given: it ends with a key of scope connector:salesforce."""
+    token = await key_store.create("salesforce", ("connector:salesforce",))
+    return f"/v1/connectors/salesforce/{token}"

@@ -15,7 +15,6 @@ from services.ingest.app.settings import IngestSettings
 from tests.stack import consume
 from tests.unit.ingest.test_salesforce import BILLION_LAUGHS, EXTERNAL_ENTITY, ORG, WON, envelope, lead
 
-PATH = "/v1/connectors/salesforce"
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
@@ -28,7 +27,7 @@ async def salesforce(ingest_settings: IngestSettings) -> AsyncIterator[tuple[htt
 
 
 async def test_lead_and_opportunity_notifications_become_mapped_events_then_the_ack(
-    salesforce: tuple[httpx.AsyncClient, FastAPI], ingest_settings: IngestSettings
+    salesforce: tuple[httpx.AsyncClient, FastAPI], ingest_settings: IngestSettings, salesforce_path: str
 ) -> None:
     client, app = salesforce
     publisher = app.state.intake._publisher
@@ -45,7 +44,7 @@ async def test_lead_and_opportunity_notifications_become_mapped_events_then_the_
         ("04l2", "Opportunity", WON),
         ("04l3", "Lead", lead("Open - Not Contacted")),  # unmapped status: ignored
     )
-    response = await client.post(PATH, content=body, headers=SOAP)
+    response = await client.post(salesforce_path, content=body, headers=SOAP)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/xml")
     assert "<Ack>true</Ack>" in response.text
@@ -60,7 +59,7 @@ async def test_lead_and_opportunity_notifications_become_mapped_events_then_the_
 
 
 async def test_no_ack_when_kafka_does_not_acknowledge_and_the_resend_is_published_once(
-    salesforce: tuple[httpx.AsyncClient, FastAPI], ingest_settings: IngestSettings
+    salesforce: tuple[httpx.AsyncClient, FastAPI], ingest_settings: IngestSettings, salesforce_path: str
 ) -> None:
     client, app = salesforce
     publisher = app.state.intake._publisher
@@ -71,14 +70,14 @@ async def test_no_ack_when_kafka_does_not_acknowledge_and_the_resend_is_publishe
 
     publisher.publish = failing_publish
     body = envelope(("04l2", "Opportunity", WON))
-    response = await client.post(PATH, content=body, headers=SOAP)
+    response = await client.post(salesforce_path, content=body, headers=SOAP)
     assert response.status_code == 503
     assert "<Ack>" not in response.text
     assert "<faultcode>soapenv:Server</faultcode>" in response.text
 
     publisher.publish = publish  # Kafka is back: Salesforce resends the same notification, twice
     for _ in range(2):
-        response = await client.post(PATH, content=body, headers=SOAP)
+        response = await client.post(salesforce_path, content=body, headers=SOAP)
         assert response.status_code == 200 and "<Ack>true</Ack>" in response.text
     records = await consume(ingest_settings, ingest_settings.events_topic, 1)
     assert [decode(r.value).event_id for r in records] == ["salesforce-04l2"]
@@ -95,20 +94,20 @@ async def test_no_ack_when_kafka_does_not_acknowledge_and_the_resend_is_publishe
     ],
 )
 async def test_bad_hostile_or_foreign_envelopes_get_a_soap_fault(
-    salesforce: tuple[httpx.AsyncClient, FastAPI], body: bytes, reason: str
+    salesforce: tuple[httpx.AsyncClient, FastAPI], body: bytes, reason: str, salesforce_path: str
 ) -> None:
     client, _ = salesforce
-    response = await client.post(PATH, content=body, headers=SOAP)
+    response = await client.post(salesforce_path, content=body, headers=SOAP)
     assert response.status_code == 400
     assert "<Ack>" not in response.text
     assert "<faultcode>soapenv:Client</faultcode>" in response.text
     assert reason in response.text
 
 
-async def test_unconfigured_connector_answers_a_fault(ingest_settings: IngestSettings) -> None:
+async def test_unconfigured_connector_answers_a_fault(ingest_settings: IngestSettings, salesforce_path: str) -> None:
     app = create_app(ingest_settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
-            response = await client.post(PATH, content=envelope(("04l2", "Opportunity", WON)), headers=SOAP)
+            response = await client.post(salesforce_path, content=envelope(("04l2", "Opportunity", WON)), headers=SOAP)
     assert response.status_code == 404
     assert "connector not configured" in response.text

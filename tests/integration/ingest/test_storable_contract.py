@@ -204,7 +204,7 @@ def opportunity(record: str, amount: str) -> str:
 
 
 async def test_salesforce_takes_the_largest_amount_and_refuses_the_next_one_up(
-    salesforce: httpx.AsyncClient, ingest_settings: IngestSettings
+    salesforce: httpx.AsyncClient, ingest_settings: IngestSettings, salesforce_path: str
 ) -> None:
     body = envelope(
         ("04l1", "Opportunity", opportunity("006000000000001AAA", f"{LARGEST_YEN}.0")),
@@ -212,7 +212,7 @@ async def test_salesforce_takes_the_largest_amount_and_refuses_the_next_one_up(
         ("04l3", "Opportunity", opportunity("006000000000003AAA", "1.0E16")),  # xsd:double, as Salesforce writes it
         ("04l4", "Opportunity", opportunity("006000000000004AAA", "1.5E7")),
     )
-    response = await salesforce.post("/v1/connectors/salesforce", content=body, headers=SOAP)
+    response = await salesforce.post(salesforce_path, content=body, headers=SOAP)
     assert response.status_code == 200 and "<Ack>true</Ack>" in response.text  # invalid: acknowledged, counted
     metrics = (await salesforce.get("/metrics")).text
     assert 'stagetrack_connector_items_total{connector="salesforce",outcome="invalid"} 2.0' in metrics
