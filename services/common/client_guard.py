@@ -1,6 +1,6 @@
 """The middleware every service puts in front of its routes: clients that keep failing authentication are
-refused 429 before their requests reach the service, and a request body that does not arrive in time is
-answered 408 and its connection closed.
+refused 429 before their requests reach the service, and a request whose body the server marked late
+(`slow_clients.DeadlineProtocol`) is answered 408 in the service's error shape and its connection closed.
 
 A 401 or 403 answer counts as a failure for the client's address; a 401 also for the presented key (a 403 is
 given to a known key used out of its scope, and must not let a stranger lock out a public tracker key). The
@@ -12,7 +12,6 @@ A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task and a str
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth_limits import AuthLimiter, key_digest, key_prefix, presented_key
 from services.common.auth_report import AuthReport
-from services.common.slow_clients import CutOffs
+from services.common.slow_clients import BODY_LATE
 
 Refusal = Callable[[str, str], dict[str, Any]]  # (field, reason) -> the service's JSON error body
 
@@ -34,7 +33,7 @@ def detail_refusal(field: str, reason: str) -> dict[str, Any]:
 
 
 class _BodyTooSlow(Exception):
-    """Raised into the app from `receive` when the body's deadline passed."""
+    """Raised into the app from `receive` when the server marked the request's body late."""
 
 
 class ClientGuard:
@@ -43,14 +42,12 @@ class ClientGuard:
         *,
         service: str,
         limiter: AuthLimiter,
-        body_timeout_seconds: float,
         refusal: Refusal,
         registry: CollectorRegistry,
         report: AuthReport,
     ) -> None:
         self._service = service
         self._limiter = limiter
-        self._body_timeout = body_timeout_seconds
         self._refusal = refusal
         self._report = report
         self._failures = Counter(
@@ -92,45 +89,37 @@ class ClientGuard:
         return True
 
     async def _answer(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, address: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._body_timeout
         status = 0
-        body_done = timed_out = False
+        late = False
 
-        async def receive_in_time() -> Message:
-            nonlocal body_done, timed_out
-            if body_done:
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                timed_out = True
-                raise _BodyTooSlow from None
-            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+        async def receive_unless_late() -> Message:
+            nonlocal late
+            message = await receive()
+            if BODY_LATE in scope:  # the server's body deadline passed (slow_clients.DeadlineProtocol)
+                late = True
+                raise _BodyTooSlow
             return message
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
-            if timed_out and not status:
+            if late and not status:
                 return  # the app's own answer to the missing body (a 400, a 500) gives way to the 408
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
 
         try:
-            await app(scope, receive_in_time, send_noting_status)
+            await app(scope, receive_unless_late, send_noting_status)
         except _BodyTooSlow:
             if status:
                 raise
-        if timed_out and not status:
-            await self._too_slow(scope, receive, send)
+        if late and not status:
+            await self._too_slow(scope, receive, send, scope[BODY_LATE])
         elif status in (401, 403):
             self._failed(scope, address, status)
 
-    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
-        CutOffs.add("body")
-        reason = f"the request body did not arrive within {self._body_timeout:g} s"
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        reason = f"the request body did not arrive within {seconds:g} s"
         answer = JSONResponse(self._refusal("body", reason), 408, headers={"Connection": "close"})
         await answer(scope, receive, send)
 

@@ -14,7 +14,7 @@ from types import FrameType
 import uvicorn
 
 from services.common.settings import ServiceSettings
-from services.common.slow_clients import HeaderDeadlineProtocol
+from services.common.slow_clients import DeadlineProtocol
 
 STARTUP_FAILURE = 3  # uvicorn's exit status when the application did not start
 
@@ -43,7 +43,7 @@ def server_config(factory_path: str, settings: ServiceSettings) -> uvicorn.Confi
         log_level="info",
         access_log=False,  # one line per request costs more than the request itself; metrics count them
         timeout_graceful_shutdown=20,
-        http=HeaderDeadlineProtocol.with_timeout(settings.header_timeout_seconds),
+        http=DeadlineProtocol.with_timeouts(settings.header_timeout_seconds, settings.body_timeout_seconds),
         # X-Forwarded-For is read by the app, from `trusted_proxies` only (uvicorn would trust 127.0.0.1).
         proxy_headers=False,
     )

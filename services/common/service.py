@@ -77,7 +77,6 @@ def _client_guard(
     return ClientGuard(
         service=service,
         limiter=limiter,
-        body_timeout_seconds=settings.body_timeout_seconds,
         refusal=refusal,
         registry=registry,
         report=AuthReport(settings.failure_log_interval_seconds),

@@ -1,18 +1,21 @@
 """The client guard as `service_app` wires it, in process: a blocked client is refused before the app runs, a
-403 blocks an address but never a key, X-Forwarded-For counts only from trusted proxies, a late body gets 408."""
+403 blocks an address but never a key, X-Forwarded-For counts only from trusted proxies, a body the server
+marked late gets 408."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI, HTTPException, Request
 from prometheus_client import CollectorRegistry
 
 from services.common.service import service_app
 from services.common.settings import ServiceSettings
+from services.common.slow_clients import BODY_LATE
 
 PROXY = ("10.1.2.3", 40000)
 
@@ -107,17 +110,35 @@ async def test_without_trusted_proxies_x_forwarded_for_is_ignored() -> None:
     assert last.status_code == 429
 
 
-async def test_a_body_that_stops_arriving_is_answered_408_and_the_connection_closed() -> None:
-    app, _ = _app(body_timeout_seconds=0.2)
+async def test_a_body_the_server_marked_late_is_answered_408_in_the_services_shape() -> None:
+    app, calls = _app()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/secret",
+        "raw_path": b"/secret",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"authorization", b"Bearer good"), (b"content-length", b"100")],
+        "client": ("203.0.113.7", 50000),
+        "server": ("svc", 80),
+    }
 
-    async def stalling() -> AsyncIterator[bytes]:
-        yield b'{"events": ['
-        await asyncio.sleep(5)  # the client stops sending; the deadline cuts in first
-        yield b"]}"
+    async def receive() -> dict[str, Any]:
+        scope[BODY_LATE] = 30.0  # what DeadlineProtocol does when the body's deadline passes, then wakes receive
+        return {"type": "http.request", "body": b'{"events": [', "more_body": True}
 
-    async with _client(app) as client:
-        late = await client.post("/secret", content=stalling(), headers={"Authorization": "Bearer good"})
-        prompt = await client.post("/secret", content=b"{}", headers={"Authorization": "Bearer good"})
-    assert late.status_code == 408 and late.headers["connection"] == "close"
-    assert late.json() == {"detail": {"field": "body", "reason": "the request body did not arrive within 0.2 s"}}
-    assert prompt.json() == {"bytes": 2}
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert calls == ["203.0.113.7"]  # the route ran and was reading its body
+    assert sent[0]["status"] == 408 and (b"connection", b"close") in sent[0]["headers"]
+    assert orjson.loads(sent[1]["body"]) == {
+        "detail": {"field": "body", "reason": "the request body did not arrive within 30 s"}
+    }

@@ -21,7 +21,7 @@ from services.ingest.app.settings import IngestSettings
 from tests.stack import REPO, eventually, served
 
 FLOOD_REQUESTS = 1000
-FLOOD_SECONDS = 6.0
+FLOOD_SECONDS = 8.0
 LIMIT = 20
 FLOODER_ADDRESS = "127.0.0.2"  # the good client connects from 127.0.0.1
 
