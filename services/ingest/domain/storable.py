@@ -22,7 +22,8 @@ import orjson
 
 from services.common.envelope import Event, encode
 from services.ingest.domain.problems import Problem, field_path
-from services.ingest.domain.timestamps import TimeWindow, parse_rfc3339
+from services.ingest.domain.time_window import TimeWindow
+from services.ingest.domain.timestamps import parse_rfc3339
 
 NUL = "\x00"
 _ESCAPED_NUL = b"\\u0000"
@@ -45,7 +46,7 @@ def check_storable(
     `properties` as JSON, and the problems. A plain tuple: this runs for every event."""
     problems: list[Problem] = []
     parsed = parse_rfc3339(occurred_at) if isinstance(occurred_at, str) else None
-    if parsed is not None and (reason := window.problem(parsed)) is not None:
+    if isinstance(occurred_at, str) and parsed is not None and (reason := window.problem(occurred_at)):
         problems.append(Problem("occurred_at", reason))
     if not isinstance(properties, dict):  # the schema reports it
         return parsed, 0, problems

@@ -3,9 +3,10 @@ and the event's size.
 
 Each item of a batch is judged on its own: one bad item never stops the others, and every problem of a bad
 item is reported (all its schema errors, each as its own `ItemError`). The personal-data guard and the
-storable checks (`timestamps.occurred_at_problem`, `storable.nul_problems`) also run on an item that broke
-the schema, so the client learns everything at once; money is only normalized, and the encoded size only
-measured, once the rest passed. `properties` may nest objects and arrays at most MAX_DEPTH levels deep.
+storable checks (`storable.check_storable`: occurred_at's offset and window, NUL in properties) also run on
+an item that broke the schema, so the client learns everything at once; money is only normalized, and the
+encoded size only measured, once the rest passed. `properties` may nest objects and arrays at most
+MAX_DEPTH levels deep.
 
 Duplicate event_ids, within a batch or across batches, are accepted silently: event_id is the client's
 idempotency key, the same id is the same event (a retry), and the stage engine stores it once. The ingest
@@ -27,7 +28,7 @@ from services.ingest.domain.problems import Problem
 from services.ingest.domain.schema_errors import schema_problems
 from services.ingest.domain.schemas import Validators
 from services.ingest.domain.storable import check_storable, size_problem
-from services.ingest.domain.timestamps import TimeWindow
+from services.ingest.domain.time_window import TimeWindow
 
 MAX_DEPTH = 32  # nesting of objects/arrays in properties (the Kafka encoder, orjson, stops at 254)
 DEFAULT_MAX_EVENT_BYTES = 512 * 1024  # the encoded event; IngestSettings.max_event_bytes explains the default

@@ -3,16 +3,20 @@ offsets beyond ±15:59, times outside the window, events over the per-event size
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.common.envelope import encode
-from services.common.limits import MAX_ID_LENGTH
+from services.common.limits import MAX_FUTURE, MAX_ID_LENGTH, MAX_UTC_OFFSET
 from services.ingest.domain.schemas import Validators
 from services.ingest.domain.segment import map_segment_call
 from services.ingest.domain.storable import MAX_REPORTED, TOO_LARGE
+from services.ingest.domain.time_window import EARLIEST, TimeWindow
+from services.ingest.domain.timestamps import parse_rfc3339
 from services.ingest.domain.validation import EventValidator
 from tests.unit.ingest.helpers import RECEIVED_AT, accepted_properties, anonymous, check, errors_of, event
 
@@ -175,3 +179,49 @@ def test_size_counts_what_the_ingest_adds_and_normalizes(validators: Validators)
 def test_a_value_json_cannot_carry_is_refused_not_raised(validator: EventValidator) -> None:
     item = event("tracked", properties={"name": "n", "huge": 2**70})  # only from Python: orjson parses it as float
     assert errors_of(validator, item) == [("properties", "holds a value JSON cannot carry")]
+
+
+def _reference(value: str, received_at: datetime) -> str | None:
+    """The window judged on aware datetimes, as PostgreSQL would: the text-based TimeWindow must agree."""
+    occurred_at = parse_rfc3339(value)
+    assert occurred_at is not None
+    offset = occurred_at.utcoffset()
+    assert offset is not None
+    if abs(offset) > MAX_UTC_OFFSET:
+        return "offset"
+    return None if EARLIEST <= occurred_at <= received_at + MAX_FUTURE else "window"
+
+
+@st.composite
+def rfc3339_texts(draw: st.DrawFn) -> tuple[str, datetime]:
+    """(text, received_at): times anywhere from year 1 to 9999, and times within seconds of either bound."""
+    received_at = draw(
+        st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
+    )
+    offset = timedelta(minutes=draw(st.integers(-(24 * 60 - 1), 24 * 60 - 1)))
+    near = draw(st.sampled_from([None, EARLIEST, received_at + MAX_FUTURE]))
+    if near is None:
+        naive = draw(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+    else:
+        instant = near + timedelta(microseconds=draw(st.integers(-2_000_000, 2_000_000)))
+        naive = (instant.astimezone(UTC) + offset).replace(tzinfo=None)
+    fraction = draw(st.sampled_from(["none", "exact", "extra digit", "short"]))
+    separator = draw(st.sampled_from(["T", "t", " "]))
+    text = f"{naive.year:04d}-{naive.month:02d}-{naive.day:02d}{separator}{naive:%H:%M:%S}"  # %Y: no zero padding
+    if fraction == "exact" or (fraction != "none" and naive.microsecond):
+        digits = f"{naive.microsecond:06d}"
+        text += "." + (digits + "7" if fraction == "extra digit" else digits.rstrip("0") or "0")
+    if offset == timedelta(0) and draw(st.booleans()):
+        return text + draw(st.sampled_from(["Z", "z"])), received_at
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, minutes = divmod(abs(offset) // timedelta(minutes=1), 60)
+    return f"{text}{sign}{hours:02d}:{minutes:02d}", received_at
+
+
+@settings(max_examples=400)
+@given(case=rfc3339_texts())
+def test_the_text_window_judges_as_aware_datetimes_do(case: tuple[str, datetime]) -> None:
+    text, received_at = case
+    found = TimeWindow(received_at).problem(text)
+    expected = _reference(text, received_at)
+    assert (found is None, found is not None and "offset" in found) == (expected is None, expected == "offset"), text
