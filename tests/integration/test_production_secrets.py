@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from tests.stack import REPO, served, settings_env
+from tests.stack import REPO, eventually, served, settings_env
 
 PRODUCTION = {"STAGETRACK_ENVIRONMENT": "production"}
 # The local cluster trusts its clients, so any password reaches it; a real deployment's URL carries its own.
@@ -56,4 +56,8 @@ async def test_the_kpi_service_starts_in_production_with_its_own_database_creden
     await upgrade(settings.database_url, settings.database_schema)
     env = {**PRODUCTION, "STAGETRACK_DATABASE_URL": _with_password(settings.database_url)}
     async with served("kpi", settings, tmp_path / "kpi.log", **env) as url, httpx.AsyncClient() as client:
-        assert (await client.get(f"{url}/readyz")).status_code == 200
+
+        async def ready() -> bool:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+
+        await eventually(ready, 20, "the KPI service ready in production, on its own database credentials")
