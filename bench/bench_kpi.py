@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.harness import scratch_stack, served
 from bench.kpi_baseline import Numbers, from_api, plain_sql
 from bench.kpi_workload import Loaded, Streams, copy_events
+from services.common.keys import KeyStore
 from services.common.service import database
 from services.common.settings import ServiceSettings
 from services.kpi.adapters.projection_store import TABLES
@@ -79,10 +80,11 @@ async def vacuum(engine: AsyncEngine, tables: Sequence[str]) -> None:
             await raw.execute(f"VACUUM ANALYZE {table}")  # outside a transaction
 
 
-async def time_api(url: str, start: datetime, end: datetime) -> tuple[list[float], dict[str, Any]]:
+async def time_api(url: str, key: str, start: datetime, end: datetime) -> tuple[list[float], dict[str, Any]]:
     params = {"from": date.isoformat(start.date()), "to": date.isoformat(end.date())}
     seconds = []
-    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+    headers = {"authorization": f"Bearer {key}"}  # a read:kpi key, as a dashboard holds
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as client:
         answer = (await client.get("/v1/kpi/stages", params=params)).raise_for_status().json()  # warm-up
         for _ in range(REQUESTS):
             started = time.perf_counter()
@@ -132,9 +134,11 @@ async def run() -> None:
         argv = [str(REPO / ".venv" / "bin" / "stagetrack"), "serve", "kpi"]
         env = settings_env(settings, STAGETRACK_KPI_PORT=str(port), STAGETRACK_LOG_LEVEL="WARNING")
         rows = []
+        async with database(settings) as engine:
+            key = await KeyStore(engine).create("bench", ["read:kpi"])
         async with served(argv, port, "/readyz", env) as (url, _):
             for label, start, end in PERIODS:
-                api_seconds, answer = await time_api(url, start, end)
+                api_seconds, answer = await time_api(url, key, start, end)
                 sql_seconds, numbers = await time_baseline(settings, model, start, end)
                 wrong = disagreements(from_api(answer), numbers)
                 assert not wrong, f"{label}: the API and the plain SQL disagree:\n" + "\n".join(wrong)

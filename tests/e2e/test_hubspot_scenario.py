@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
+from tests.keys import bearer, new_key
 from tests.stack import eventually, served, unique
 
 SECRET = "e2e-hubspot-app-secret"
@@ -43,6 +44,7 @@ async def test_a_contact_from_a_form_moved_to_sql_and_a_won_deal_show_in_the_lea
     settings: ServiceSettings, engine: AsyncEngine, topics: list[str], tmp_path: Path
 ) -> None:
     await upgrade(settings.database_url, settings.database_schema)
+    reader = bearer(await new_key(engine, "read:leads"))
     async with (
         served("ingest", settings, tmp_path / "ingest.log", STAGETRACK_HUBSPOT_APP_SECRET=SECRET) as ingest_url,
         served("engine", settings, tmp_path / "engine.log", STAGETRACK_CONSUMER_GROUP=unique("g")) as engine_url,
@@ -78,7 +80,7 @@ async def test_a_contact_from_a_form_moved_to_sql_and_a_won_deal_show_in_the_lea
 
         async def in_stage(any_id: str, stage: str) -> dict[str, Any]:
             async def check() -> dict[str, Any] | None:
-                response = await client.get(f"{engine_url}/v1/leads/{any_id}")
+                response = await client.get(f"{engine_url}/v1/leads/{any_id}", headers=reader)
                 body: dict[str, Any] = response.json()
                 return body if response.status_code == 200 and body["stage"] == stage else None
 

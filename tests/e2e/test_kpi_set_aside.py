@@ -18,6 +18,7 @@ from services.kpi.app.set_aside_admin import list_set_aside, redrive
 from services.kpi.app.settings import KpiSettings
 from tests.integration.kpi.conftest import checksums, store_head
 from tests.integration.kpi.store_rows import MODEL, StoreWriter, visitor
+from tests.keys import bearer, new_key
 from tests.stack import eventually, free_port, served
 
 
@@ -35,9 +36,11 @@ async def test_the_kpi_service_is_ready_while_kafka_is_unreachable(
     settings: ServiceSettings, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     await upgrade(settings.database_url, settings.database_schema)
+    reader = bearer(await new_key(engine, "read:kpi"))
     async with served("kpi", settings, tmp_path / "kpi.log", **without_kafka()) as url, httpx.AsyncClient() as client:
         ready = await client.get(f"{url}/readyz", timeout=10)
-        stages = await client.get(f"{url}/v1/kpi/stages", params={"from": "2026-01-01", "to": "2026-02-01"})
+        period = {"from": "2026-01-01", "to": "2026-02-01"}
+        stages = await client.get(f"{url}/v1/kpi/stages", params=period, headers=reader)
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"postgres": "ok", "projector": "ok"}
     assert stages.status_code == 200

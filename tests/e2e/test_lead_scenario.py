@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
+from tests.keys import bearer, new_key
 from tests.stack import eventually, served, unique
 
 _ids = itertools.count()
@@ -57,11 +58,12 @@ async def stack_(
 ) -> AsyncIterator[Stack]:
     await upgrade(settings.database_url, settings.database_schema)
     key = await KeyStore(engine).create("e2e")
+    reader = await new_key(engine, "read:leads")
     async with (
         served("ingest", settings, tmp_path / "ingest.log") as ingest_url,
         served("engine", settings, tmp_path / "engine.log", STAGETRACK_CONSUMER_GROUP=unique("g")) as engine_url,
         httpx.AsyncClient(base_url=ingest_url, headers={"authorization": f"Bearer {key}"}) as ingest,
-        httpx.AsyncClient(base_url=engine_url) as engine_client,
+        httpx.AsyncClient(base_url=engine_url, headers=bearer(reader)) as engine_client,
     ):
         yield Stack(ingest, engine_client)
 

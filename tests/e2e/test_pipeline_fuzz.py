@@ -24,6 +24,7 @@ from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from tests.e2e.fuzz_envelopes import envelope
+from tests.keys import bearer, new_key
 from tests.stack import consume, eventually, served, unique
 
 EXAMPLES = 150  # batches of 1..6 events: ~500 envelopes; a minute or two with the checks behind them
@@ -35,6 +36,7 @@ class Pipeline:
     engine: str
     kpi: str
     key: str
+    read_key: str  # read:kpi
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)  # event_id -> the envelope
     refused: int = 0
 
@@ -45,13 +47,14 @@ async def pipeline(
 ) -> AsyncIterator[Pipeline]:
     await upgrade(settings.database_url, settings.database_schema)
     key = await KeyStore(engine).create("fuzz")
+    read_key = await new_key(engine, "read:kpi")
     quick = {"STAGETRACK_STALL_AFTER_SECONDS": "30", "STAGETRACK_CONSUMER_GROUP": unique("g")}
     async with (
         served("ingest", settings, tmp_path / "ingest.log") as ingest,
         served("engine", settings, tmp_path / "engine.log", **quick) as engine_url,
         served("kpi", settings, tmp_path / "kpi.log", **quick) as kpi,
     ):
-        yield Pipeline(ingest, engine_url, kpi, key)
+        yield Pipeline(ingest, engine_url, kpi, key, read_key)
 
 
 def post_fuzzed_batches(p: Pipeline, run: str) -> None:
@@ -138,7 +141,8 @@ async def test_whatever_the_ingest_accepts_is_stored_or_set_aside(
         for url in (p.ingest, p.engine, p.kpi):
             ready = await client.get(f"{url}/readyz")
             assert ready.status_code == 200, f"{url}: {ready.text}"
-        revenue = await client.get(f"{p.kpi}/v1/kpi/revenue", params={"from": "2000-01-01", "to": "2100-01-01"})
+        all_time = {"from": "2000-01-01", "to": "2100-01-01"}
+        revenue = await client.get(f"{p.kpi}/v1/kpi/revenue", params=all_time, headers=bearer(p.read_key))
         assert revenue.status_code == 200, revenue.text
 
 
