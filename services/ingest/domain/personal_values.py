@@ -82,15 +82,32 @@ def value_kind(text: str, budget: PhoneBudget | None = None) -> str | None:
     """EMAIL or PHONE when `text` (in any spelling undone here) holds one, else None.
 
     Raises PhoneBudgetSpent when a phone-shaped run is left unparsed because `budget` is used up."""
-    has_email, plain = _undo(text)
-    if has_email:
-        return EMAIL
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # most Japanese text has nothing left to look at after it
+    plain = text
+    if _may_hide_an_email(text):
+        has_email, plain = _undo(text)
+        if has_email:
+            return EMAIL
     if ("0" in plain or "+" in plain) and _digit_count(plain) >= _MIN_DIGITS:  # cheaper than the search
         if not plain.isascii():
             plain = _DASHES.sub("-", plain)
         if _has_phone(plain, budget or PhoneBudget()):
             return PHONE
     return None
+
+
+def _may_hide_an_email(text: str) -> bool:
+    """Whether `text` (NFKC) has an @, or a character that starts an encoding or obfuscation undone here."""
+    return (
+        "@" in text
+        or "%" in text
+        or ("&" in text and ("&#" in text or ";" in text))  # a character reference has either
+        or "\\" in text
+        or "]" in text
+        or ")" in text
+        or "アットマーク" in text
+    )
 
 
 def contains_email(text: str) -> bool:
