@@ -97,3 +97,10 @@ async def engine(settings: ServiceSettings) -> AsyncIterator[AsyncEngine]:
     async with admin.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{settings.database_schema}" CASCADE'))
     await admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
+    """schemathesis 4's lazy loader reads `Node._nodeid`, which pytest 9.2 no longer has."""
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid

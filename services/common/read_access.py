@@ -34,7 +34,7 @@ BEARER = HTTPBearer(
     scheme_name="bearer",
     description="An API key: `Authorization: Bearer KEY`, made with `stagetrack keys create --scope SCOPE`",
 )
-_ERROR = {
+ERROR_CONTENT = {  # the services' {"detail": {"field", "reason"}} answers, for OpenAPI documents
     "application/json": {
         "schema": {
             "type": "object",
@@ -66,9 +66,12 @@ def reader(scope: str) -> ReadDependency:
 def refusals(scope: str) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI responses of a route behind `reader(scope)`."""
     return {
-        401: {"description": "No API key, or an unknown or revoked one", "content": _ERROR},
-        403: {"description": f"The key does not hold the `{scope}` scope", "content": _ERROR},
-        503: {"description": "The key store (PostgreSQL) is out of reach; retry after Retry-After", "content": _ERROR},
+        401: {"description": "No API key, or an unknown or revoked one", "content": ERROR_CONTENT},
+        403: {"description": f"The key does not hold the `{scope}` scope", "content": ERROR_CONTENT},
+        503: {
+            "description": "The key store (PostgreSQL) is out of reach; retry after Retry-After",
+            "content": ERROR_CONTENT,
+        },
     }
 
 

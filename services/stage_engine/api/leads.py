@@ -7,26 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.common.limits import MAX_ID_LENGTH
+from services.common.read_access import ERROR_CONTENT
 from services.stage_engine.adapters.lead_queries import lead_history
 from services.stage_engine.api.access import REFUSALS, read_leads
 from services.stage_engine.domain.lead import CRM
 
 router = APIRouter(tags=["leads"], dependencies=[Depends(read_leads)], responses=REFUSALS)
-ERROR_RESPONSE = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "detail": {
-                        "type": "object",
-                        "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
-                    }
-                },
-            }
-        }
-    }
-}
+ERROR_RESPONSE = {"content": ERROR_CONTENT}
 
 
 def _impossible(lead_id: str) -> str | None:

@@ -74,13 +74,6 @@ def engine_api(engine_url: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{engine_url}/openapi.json")
 
 
-@pytest.fixture(autouse=True)
-def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
-    """schemathesis 4's lazy loader reads `Node._nodeid`, which pytest 9.2 no longer has."""
-    if not hasattr(request.node, "_nodeid"):
-        request.node._nodeid = request.node.nodeid
-
-
 schema = schemathesis.pytest.from_fixture("engine_api")
 
 
