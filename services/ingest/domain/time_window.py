@@ -41,7 +41,9 @@ class TimeWindow:
         if offset[1:3] > "15":  # "+16:00".."+23:59" (minutes are 00..59); "Z"[1:3] is ""
             return _OFFSET_REASON
         bounds = self._bounds.get(offset) or self._bounds_in(offset)
-        wall = f"{value[:10]}T{value[11:cut]}"[:_MICROSECONDS]  # the separator may be "t" or " "
+        wall = value[:cut] if value[10] == "T" else f"{value[:10]}T{value[11:cut]}"  # or "t", or " "
+        if len(wall) > _MICROSECONDS:
+            wall = wall[:_MICROSECONDS]
         # A shorter fraction sorts first, as its value does ("…:05" < "…:05.5"); the earliest bound has none.
         if not bounds[0] <= wall <= bounds[1]:
             return self._outside
