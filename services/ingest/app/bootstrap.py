@@ -27,6 +27,7 @@ from services.ingest.api.openapi import install_openapi
 from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
+from services.ingest.app.start_checks import connector_key_problems
 from services.ingest.domain.schemas import load_validators, read_schema
 from services.ingest.domain.validation import EventValidator
 
@@ -57,6 +58,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.keys = KeyStore(
                 engine, settings.key_cache_seconds, settings.key_fallback_seconds, settings.failure_log_interval_seconds
             )
+            if settings.environment != "development" and settings.salesforce_organization_id is not None:
+                if problems := connector_key_problems(settings, await app.state.keys.list()):
+                    raise RuntimeError("; ".join(problems))
             app.state.intake = Intake(validator, publisher, registry)
             app.state.deliveries = DeliveryLedger(engine)
             app.state.checks = standard_checks(settings, engine)
