@@ -34,10 +34,6 @@ class IngestSettings(ServiceSettings):
     # Key names refused on anonymous tracking events besides the built-in ones, as a JSON list such as
     # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md).
     personal_keys: list[str] = Field(default_factory=list)
-    key_cache_seconds: float = Field(default=5.0, ge=0)
-    # While PostgreSQL is out of reach, a key confirmed live within this many seconds is still served
-    # (a database restart does not refuse known clients); a revoked key stops working within it at the latest.
-    key_fallback_seconds: float = Field(default=60.0, ge=0)
     # HubSpot connector (docs/connectors.md): unset secret = the route answers 404 "connector not configured".
     hubspot_app_secret: SecretStr | None = None
     # The URL HubSpot posts to, as signed (set it behind a proxy); unset = the URL of the request as received.
