@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from services.ingest.app.settings import IngestSettings
 from services.ingest.connectors import salesforce
 from services.ingest.connectors.hubspot import HubSpotMapping, SignatureRefused, map_hubspot_event, verify_signature
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["connectors"])
 
 HUBSPOT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -200,6 +202,13 @@ async def salesforce_outbound(request: Request, token: str) -> Response:
         except BrokerUnavailable as exc:
             return _soap_fault(metrics, 503, f"{exc}; Salesforce resends the same notification ids")
         invalid += len({origin[e["index"]] for e in result.errors})
+        for error in result.errors:  # acknowledged and never resent: the log is where an operator sees why
+            log.warning(
+                "Salesforce notification %d refused (acknowledged, not retried): %s: %s",
+                origin[error["index"]],
+                error["field"],
+                error["reason"],
+            )
     # An invalid notification stays invalid on every resend: it is acknowledged, counted and never retried.
     metrics.items.labels("salesforce", "ignored").inc(ignored)
     metrics.items.labels("salesforce", "invalid").inc(invalid)

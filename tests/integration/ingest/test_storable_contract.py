@@ -204,7 +204,10 @@ def opportunity(record: str, amount: str) -> str:
 
 
 async def test_salesforce_takes_the_largest_amount_and_refuses_the_next_one_up(
-    salesforce: httpx.AsyncClient, ingest_settings: IngestSettings, salesforce_path: str
+    salesforce: httpx.AsyncClient,
+    ingest_settings: IngestSettings,
+    salesforce_path: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = envelope(
         ("04l1", "Opportunity", opportunity("006000000000001AAA", f"{LARGEST_YEN}.0")),
@@ -216,6 +219,8 @@ async def test_salesforce_takes_the_largest_amount_and_refuses_the_next_one_up(
     assert response.status_code == 200 and "<Ack>true</Ack>" in response.text  # invalid: acknowledged, counted
     metrics = (await salesforce.get("/metrics")).text
     assert 'stagetrack_connector_items_total{connector="salesforce",outcome="invalid"} 2.0' in metrics
+    refused = [r.getMessage() for r in caplog.records if "Salesforce notification" in r.getMessage()]
+    assert len(refused) == 2 and all("properties.amount" in line for line in refused), refused  # why, in the log
     kafka = await in_kafka(ingest_settings, 2)
     assert {i: e.properties["amount"] for i, e in kafka.items()} == {
         "salesforce-04l1": "9999999999999999",
