@@ -65,8 +65,22 @@ class Event:
 
 
 def encode(event: Event) -> bytes:
-    """orjson serializes the dataclass directly (datetimes as RFC 3339 with their offset): the hot path."""
-    return orjson.dumps(event)
+    """The record's value: JSON, datetimes as RFC 3339 with their offset. The hot path: orjson serializes a dict
+    literal in about half the time it takes over a slots dataclass's attributes; the keys keep the dataclass's
+    field order, so the bytes are the same (a unit test holds them equal)."""
+    return orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "source": event.source,
+            "received_at": event.received_at,
+            "anonymous_id": event.anonymous_id,
+            "lead_id": event.lead_id,
+            "account_id": event.account_id,
+            "properties": event.properties,
+        }
+    )
 
 
 _ENVELOPE = msgspec.json.Decoder(Event)  # parses straight into the dataclass, in C: ~1 µs against ~4.5 µs

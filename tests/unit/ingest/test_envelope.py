@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.common.envelope import EnvelopeError, Event, decode, encode
 from services.ingest.domain.validation import EventValidator, ItemError
@@ -256,3 +259,23 @@ def test_the_engine_reads_envelopes_its_strict_decoder_refuses_the_same_lenient_
             b'{"event_id": "e", "type": "page_viewed", "occurred_at": "2024-05-01T09:30:00", "source": "web",'
             b' "received_at": "2024-05-01T00:30:01Z", "anonymous_id": "a1"}'
         )
+
+
+@given(
+    st.builds(
+        Event,
+        event_id=st.text(min_size=1, max_size=20),
+        type=st.sampled_from(["page_viewed", "opportunity_won"]),
+        occurred_at=st.datetimes(timezones=st.timezones()),
+        source=st.text(max_size=10),
+        received_at=st.datetimes(timezones=st.just(UTC)),
+        anonymous_id=st.none() | st.text(max_size=10),
+        lead_id=st.none() | st.text(max_size=10),
+        account_id=st.none() | st.text(max_size=10),
+        properties=st.dictionaries(
+            st.text(max_size=5), st.text(max_size=5) | st.integers(-(2**63), 2**63 - 1), max_size=4
+        ),
+    )
+)
+def test_encode_writes_the_same_bytes_as_orjson_over_the_dataclass(event: Event) -> None:
+    assert encode(event) == orjson.dumps(event)
