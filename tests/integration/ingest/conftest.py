@@ -15,6 +15,7 @@ from services.common.migrate import upgrade
 from services.ingest.app.bootstrap import create_app
 from services.ingest.app.settings import IngestSettings
 from tests.stack import served
+from tests.unit.ingest.test_salesforce import ORG
 
 
 @dataclass
@@ -66,3 +67,12 @@ async def salesforce_path(key_store: KeyStore) -> str:
     """The Outbound Message URL path Salesforce is given: it ends with a key of scope connector:salesforce."""
     token = await key_store.create("salesforce", ("connector:salesforce",))
     return f"/v1/connectors/salesforce/{token}"
+
+
+@pytest.fixture
+async def salesforce(ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process ingest with the Salesforce connector configured for ORG (the key store holds no key yet)."""
+    app = create_app(ingest_settings.model_copy(update={"salesforce_organization_id": ORG[:15]}))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            yield client

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,11 +14,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.keys import KeyStore, NewKey, lead_id_hash
-from services.ingest.app.bootstrap import create_app
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.conftest import Ingest
 from tests.stack import consume
-from tests.unit.ingest.test_salesforce import ORG, WON, envelope
+from tests.unit.ingest.test_salesforce import WON, envelope
 
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
@@ -110,14 +108,6 @@ async def test_keys_of_other_scopes_cannot_post(ingest: Ingest, key_store: KeySt
 async def test_a_crm_key_sends_every_type(ingest: Ingest) -> None:
     response = await ingest.client.post("/v1/events", json=event("opportunity_won", lead_id="crm-1"))
     assert response.status_code == 202, response.text
-
-
-@pytest.fixture
-async def salesforce(ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ingest_settings.model_copy(update={"salesforce_organization_id": ORG[:15]}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
-            yield client
 
 
 async def test_salesforce_needs_its_path_token_and_revoking_it_refuses(

@@ -3,7 +3,6 @@ field and the reason, and nothing refused reaches Kafka (the topic holds exactly
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,23 +16,12 @@ from services.common.limits import MAX_AMOUNT
 from services.ingest.app.bootstrap import create_app
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.conftest import Ingest
+from tests.integration.ingest.test_bad_input import page
 from tests.stack import consume
-from tests.unit.ingest.test_salesforce import ORG, envelope
+from tests.unit.ingest.test_salesforce import envelope
 
 LARGEST_YEN = int(MAX_AMOUNT)  # the reporting currency (JPY) has no decimals: 9999999999999999
 NEXT_UP = 10**16
-
-
-def page(**overrides: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "event_id": f"evt-{uuid.uuid4()}",
-        "type": "page_viewed",
-        "occurred_at": "2026-11-01T09:00:00+09:00",
-        "anonymous_id": "anon-1",
-        "properties": {"path": "/pricing"},
-    }
-    event.update(overrides)
-    return event
 
 
 def won(amount: object) -> dict[str, Any]:
@@ -186,14 +174,6 @@ async def test_in_a_batch_the_too_large_event_is_refused_and_the_one_beside_it_a
 
 
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
-
-
-@pytest.fixture
-async def salesforce(ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ingest_settings.model_copy(update={"salesforce_organization_id": ORG[:15]}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
-            yield client
 
 
 def opportunity(record: str, amount: str) -> str:
