@@ -29,12 +29,12 @@ from bench.kpi_workload import Loaded, Streams, copy_events
 from services.common.keys import KeyStore
 from services.common.service import database
 from services.common.settings import ServiceSettings
+from services.common.stage_model.model import default_model
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.projection_store import TABLES
 from services.kpi.adapters.projector import transaction
 from services.kpi.adapters.rebuild import Rebuilt, rebuild
 from services.kpi.app.rebuild import ProgressBar
-from services.stage_engine.domain.model import default_model
-from services.stage_engine.domain.model_types import StageModel
 from tests.stack import free_port, settings_env
 
 LEADS = int(os.environ.get("BENCH_KPI_LEADS", "1000000"))

@@ -105,7 +105,7 @@ def _append_with_eventsourcing(database_url: str, schema: str, batches: list[lis
             StoredEvent(
                 originator_id=uuid.UUID(lead_id),
                 originator_version=version,
-                topic=f"services.stage_engine.domain.events:{kind}",
+                topic=f"services.common.lead_events.events:{kind}",
                 state=data.encode(),
             )
             for _, lead_id, version, kind, _, _, data in batch

@@ -17,9 +17,9 @@ from typing import Any
 
 import asyncpg
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.queries_stays import _PICKS
 from services.kpi.domain.stats import Spread, ranks
-from services.stage_engine.domain.model_types import StageModel
 
 Numbers = dict[str, dict[str, Any]]  # stage -> KPI name -> value, as the API reports it
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.stage_engine.domain.model_types import StageModel
+from services.common.stage_model.model_types import StageModel
 
 DAY = 86_400
 # (stage, probability of moving on, mean days before the move, rule of the move)

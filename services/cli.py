@@ -96,8 +96,8 @@ async def _replay(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rreplayed {done:,}/{total:,} events", end="", file=sys.stderr, flush=True)
 
+    from services.common.stage_model.model_types import ModelError
     from services.stage_engine.adapters.scratch_schema import ReplayRefused
-    from services.stage_engine.domain.model_types import ModelError
 
     try:
         result = await replay(EngineSettings(), args.model, keep=args.keep, progress=progress)
@@ -110,8 +110,8 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _kpi(args: argparse.Namespace) -> int:
+    from services.common.stage_model.model_types import ModelError
     from services.kpi.app.rebuild import run_rebuild
-    from services.stage_engine.domain.model_types import ModelError
 
     try:
         return await run_rebuild()

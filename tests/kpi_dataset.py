@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import metadata
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.tables import (
     kpi_checkpoint,
     kpi_feedback,
@@ -30,7 +31,6 @@ from services.kpi.adapters.tables import (
     kpi_stays,
     kpi_transitions,
 )
-from services.stage_engine.domain.model import default_model
 
 H = timedelta(hours=1)
 D = timedelta(days=1)

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from services.stage_engine.domain.model import default_model, load_model_file
-from services.stage_engine.domain.model_types import StageModel
+from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model_types import StageModel
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "stagetrack-prometheus"}  # provisioning/datasources/prometheus.yml

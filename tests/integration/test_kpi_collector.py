@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.observability import new_registry
 from services.common.service import service_app
 from services.common.settings import ServiceSettings
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.domain.kpi_metrics import TIME_IN_STAGE_BUCKETS
-from services.stage_engine.domain.model import default_model
 from tests import kpi_dataset as data
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

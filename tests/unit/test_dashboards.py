@@ -7,7 +7,7 @@ import json
 import yaml
 
 from deploy.grafana import generate
-from services.stage_engine.domain.model import default_model
+from services.common.stage_model.model import default_model
 from tests.stack import REPO
 
 GRAFANA = REPO / "deploy" / "grafana"
@@ -44,7 +44,7 @@ def test_panels_are_laid_out_and_use_the_provisioned_datasource() -> None:
 
 
 def test_another_model_gets_its_own_pages() -> None:
-    from services.stage_engine.domain.model import DEFAULT_MODEL_PATH, load_model
+    from services.common.stage_model.model import DEFAULT_MODEL_PATH, load_model
 
     text = DEFAULT_MODEL_PATH.read_text().replace("field_sales", "enterprise_sales")
     boards = generate.dashboards(load_model(text))

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from services.common.lead_events.money import minor_unit
 from services.common.limits import MAX_AMOUNT
-from services.ingest.domain.money import minor_unit
 from services.ingest.domain.schemas import Schema, Validators
 
 JSON = dict[str, Any]

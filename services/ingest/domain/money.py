@@ -25,27 +25,14 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
+from services.common.lead_events.money import minor_unit
 from services.common.limits import MAX_AMOUNT
 from services.ingest.domain.problems import Problem
 
-# ISO 4217 minor units that are not 2 (every other code has 2).
-_MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV"), 0
-    ),
-    **dict.fromkeys(("XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
 _CODE = re.compile(r"[A-Z]{3}")
 _CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
 _ROUNDABLE = MAX_AMOUNT + 1
 _TOO_LARGE = f"is larger than the largest amount stored ({MAX_AMOUNT})"
-
-
-def minor_unit(currency: str) -> int:
-    """Decimal places of the currency (ISO 4217): JPY 0, USD 2, KWD 3."""
-    return _MINOR_UNITS.get(currency, 2)
 
 
 def canonical(amount: Decimal, currency: str) -> str:

@@ -59,9 +59,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.collector_queries import read_snapshot
 from services.kpi.domain.kpi_metrics import Family, KpiSnapshot, check_model, families
-from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import asyncpg
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.store_reads import read_records
 from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
 from services.kpi.domain.projection_batch import Changes
-from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "projections"

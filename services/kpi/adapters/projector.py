@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import set_aside_store
 from services.kpi.adapters.failures import is_record_failure, reason
 from services.kpi.adapters.projection_lag import LagWatcher
@@ -37,7 +38,6 @@ from services.kpi.adapters.store_reads import is_survivor_merge, read_records, s
 from services.kpi.adapters.summary_store import ready, refresh
 from services.kpi.domain.projection_batch import Changes
 from services.kpi.domain.suspects import Suspect, Suspects
-from services.stage_engine.domain.model_types import StageModel
 
 log = logging.getLogger(__name__)
 LOOP = "kpi-projector"

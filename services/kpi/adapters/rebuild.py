@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.projection_store import (
     SUMMARIES,
     TABLES,
@@ -27,7 +28,6 @@ from services.kpi.adapters.projection_store import (
 from services.kpi.adapters.projector import transaction
 from services.kpi.adapters.store_reads import store_head
 from services.kpi.adapters.summary_store import refresh
-from services.stage_engine.domain.model_types import StageModel
 
 Progress = Callable[[int, int], None]  # (position reached, head position)
 

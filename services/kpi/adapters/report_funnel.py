@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import queries_balance, queries_flow, queries_stays, queries_summaries
 from services.kpi.adapters import queries_summaries_stays as summary_stays
 from services.kpi.adapters.snapshot import snapshot
 from services.kpi.adapters.summary_store import MARKER_ROW
 from services.kpi.domain.funnel import FunnelCounts, stage_rows
 from services.kpi.domain.periods import Period, day_ends
-from services.stage_engine.domain.model_types import StageModel
 
 
 async def stages_report(engine: AsyncEngine, model: StageModel, period: Period, now: datetime) -> list[dict[str, Any]]:

@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import queries_balance, queries_feedback, queries_flow, queries_money
 from services.kpi.adapters.snapshot import snapshot
 from services.kpi.domain.customer_success import RENEWAL, churn_stages, customer_stages, customer_success_report
 from services.kpi.domain.feedback import feedback_report
 from services.kpi.domain.periods import Period
 from services.kpi.domain.revenue import revenue_report
-from services.stage_engine.domain.model_types import StageModel
 
 
 async def revenue(engine: AsyncEngine, model: StageModel, period: Period, currency: str) -> dict[str, Any]:

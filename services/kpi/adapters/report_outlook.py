@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import queries_balance, queries_flow, queries_money, queries_stays
 from services.kpi.adapters.snapshot import snapshot
 from services.kpi.domain.bottleneck import StageSignals, ranking
@@ -18,7 +19,6 @@ from services.kpi.domain.funnel import cohort_counts, forward_outflow
 from services.kpi.domain.money import exact_sum
 from services.kpi.domain.periods import Period
 from services.kpi.domain.stats import Spread
-from services.stage_engine.domain.model_types import StageModel
 
 NEW = "new"
 

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import asyncpg
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.projection_store import write_rows
 from services.kpi.adapters.store_reads import read_records, read_stream
 from services.kpi.adapters.summary_store import Delta
 from services.kpi.domain.projection_batch import Changes
-from services.stage_engine.domain.model_types import StageModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.app.settings import KpiSettings
 from services.kpi.domain.periods import HINT, Period, PeriodErrors, horizon, local_text, parse_period
-from services.stage_engine.domain.model_types import StageModel
 
 FROM = Query(alias="from", description=f"Start of P, inclusive: {HINT} (a date is midnight in the reporting zone)")
 TO = Query(alias="to", description=f"End of P, exclusive: {HINT}")

@@ -12,14 +12,14 @@ from fastapi.exceptions import RequestValidationError
 
 from services.common.observability import new_registry
 from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
+from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.adapters.projector import Projector
 from services.kpi.api import money, outlook, stages
 from services.kpi.api.access import REFUSALS, read_kpi
 from services.kpi.api.params import validation_error
 from services.kpi.app.settings import KpiSettings
-from services.stage_engine.domain.model import default_model, load_model_file
-from services.stage_engine.domain.model_types import StageModel
 
 
 def load_configured_model(settings: KpiSettings) -> StageModel:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.domain.money import money
 from services.kpi.domain.stats import ratio, ratio_value
-from services.stage_engine.domain.model_types import StageModel
 
 RENEWAL = "renewal"
 

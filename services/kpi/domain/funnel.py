@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.domain.stats import Spread, ratio
-from services.stage_engine.domain.model_types import StageModel
 
 
 @dataclass(frozen=True, slots=True)

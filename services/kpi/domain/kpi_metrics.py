@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from services.stage_engine.domain.model_types import StageModel
+from services.common.stage_model.model_types import StageModel
 
 # from_stage of a lead's first transition (it came from no stage). A model may not name a stage so.
 FIRST_STAGE = "none"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
-from services.stage_engine.domain.attribution import minor_unit
+from services.common.lead_events.money import minor_unit
 
 # Decimal arithmetic on sums of amounts: wide enough that no sum the projections can hold is rounded
 # (the default context keeps 28 digits; one amount may have 20, and a sum of many more).

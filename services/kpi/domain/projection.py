@@ -25,8 +25,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from services.stage_engine.domain.event_codec import from_dict
-from services.stage_engine.domain.events import (
+from services.common.lead_events.event_codec import from_dict
+from services.common.lead_events.events import (
     FeedbackRecorded,
     LeadCreated,
     LeadsMerged,
@@ -34,7 +34,7 @@ from services.stage_engine.domain.events import (
     SlaMet,
     StageChanged,
 )
-from services.stage_engine.domain.model_types import StageModel
+from services.common.stage_model.model_types import StageModel
 
 
 class ProjectionError(ValueError):

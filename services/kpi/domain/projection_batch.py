@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.domain.projection import (
     BookRevenue,
     CloseStay,
@@ -34,7 +35,6 @@ from services.kpi.domain.projection import (
     explain,
     project,
 )
-from services.stage_engine.domain.model_types import StageModel
 
 
 @dataclass

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from services.common.stage_model.model_types import StageModel
 from services.kpi.domain.money import exact_sum, money
-from services.stage_engine.domain.model_types import StageModel
 
 
 def revenue_kinds(model: StageModel) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
+from services.common.lead_events.events import DomainEvent
 from services.stage_engine.adapters.store_errors import UnstorableValue
-from services.stage_engine.domain.events import DomainEvent
 from services.stage_engine.domain.lead import Identity, Lead
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.common.envelope import Event
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
 from services.stage_engine.adapters.store import EventStore, StoreTransaction
 from services.stage_engine.app.batch_items import YIELD_EVERY, Item, next_offsets
 from services.stage_engine.domain.batch import BatchApplier, BatchOutcome, identities_of
 from services.stage_engine.domain.email_identity import email_identities
 from services.stage_engine.domain.lead import Identity, Lead
-from services.stage_engine.domain.model_types import StageModel
 
 
 class DeadLetterSink(Protocol):

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry
 from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
 from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
+from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
@@ -20,8 +22,6 @@ from services.stage_engine.api import leads
 from services.stage_engine.app.outbox_process import OutboxProcess
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
-from services.stage_engine.domain.model import default_model, load_model_file
-from services.stage_engine.domain.model_types import StageModel
 
 
 def load_configured_model(settings: EngineSettings) -> StageModel:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka import ConsumerRecord
 
 from services.common.loop_health import BrakeEngaged, LoopHealth
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.adapters.store_errors import CONFLICTS, caused_by_an_event, describe
@@ -24,7 +25,6 @@ from services.stage_engine.app.batch_items import Item, next_offsets, read_items
 from services.stage_engine.app.batch_transaction import BatchTransaction, DeadLetterSink, GoAlone, Tally
 from services.stage_engine.app.engine_metrics import EngineMetrics
 from services.stage_engine.domain.batch import BatchOutcome
-from services.stage_engine.domain.model_types import StageModel
 
 __all__ = ["BatchProcessor", "DeadLetterSink", "EngineMetrics"]
 log = logging.getLogger(__name__)

@@ -15,6 +15,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.stage_model.model import load_model_file
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters import store_comparison as compare
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
@@ -32,8 +34,6 @@ from services.stage_engine.app.replay_report import (
     ordered_stages,
 )
 from services.stage_engine.app.settings import EngineSettings
-from services.stage_engine.domain.model import load_model_file
-from services.stage_engine.domain.model_types import StageModel
 
 REPLAY_GROUP = "stagetrack-replay"  # the scratch store's consumer_offsets rows; no Kafka group is joined
 Progress = Callable[[int, int], None]  # (records replayed, records in the log)

@@ -18,18 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence, Set
 from decimal import Decimal
 
-# ISO 4217 minor units that are not 2 (the same table as the ingest's money policy).
-_MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"), 0),
-    **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
-
-
-def minor_unit(currency: str) -> int:
-    """Decimal places of the currency's minor unit (ISO 4217); 2 when not listed."""
-    return _MINOR_UNITS.get(currency.upper(), 2)
+from services.common.lead_events.money import minor_unit
 
 
 def split_amount(
@@ -60,8 +49,3 @@ def split_amount(
     return tuple(
         (division, Decimal(f"{sign * share}e-{places}")) for division, share in zip(taking_part, floors, strict=True)
     )
-
-
-def decimal_text(value: Decimal) -> str:
-    """A plain decimal string, never exponent notation ("12000", "99.50", "-0.01")."""
-    return format(value, "f")

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from services.common.envelope import Event
+from services.common.lead_events.events import DomainEvent, IdentityLinked, LeadsMerged
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.domain.decide import decide
-from services.stage_engine.domain.events import DomainEvent, IdentityLinked, LeadsMerged
 from services.stage_engine.domain.evolve import evolve
 from services.stage_engine.domain.lead import Identity, Lead, event_identities
 from services.stage_engine.domain.merge import decide_merge, merge_order
-from services.stage_engine.domain.model_types import StageModel
 
 
 @dataclass

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.common.envelope import Event
-from services.stage_engine.domain.events import (
+from services.common.lead_events.events import (
     DomainEvent,
     IdentityLinked,
     LeadCreated,
@@ -30,8 +30,8 @@ from services.stage_engine.domain.events import (
     SlaMet,
     StageChanged,
 )
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.domain.lead import Identity, Lead, event_identities, new_lead_id
-from services.stage_engine.domain.model_types import StageModel
 from services.stage_engine.domain.revenue_feedback import EventRejected, revenue_and_feedback
 from services.stage_engine.domain.rule_matching import RuleContext, first_scoring_rule, transition_chain
 

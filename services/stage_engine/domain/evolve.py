@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any
 
-from services.stage_engine.domain.events import (
+from services.common.lead_events.events import (
     DomainEvent,
     FeedbackRecorded,
     IdentityLinked,

@@ -25,9 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.envelope import Event
-from services.stage_engine.domain.events import DomainEvent, LeadsMerged
+from services.common.lead_events.events import DomainEvent, LeadsMerged
+from services.common.stage_model.model_types import StageModel
 from services.stage_engine.domain.lead import Lead
-from services.stage_engine.domain.model_types import StageModel
 
 
 def merge_order(a: Lead, b: Lead) -> tuple[Lead, Lead]:

@@ -14,9 +14,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.common.envelope import Event
-from services.stage_engine.domain.attribution import decimal_text, split_amount
-from services.stage_engine.domain.events import DomainEvent, FeedbackRecorded, RevenueBooked
-from services.stage_engine.domain.model_types import StageModel
+from services.common.lead_events.events import DomainEvent, FeedbackRecorded, RevenueBooked
+from services.common.lead_events.money import decimal_text
+from services.common.stage_model.model_types import StageModel
+from services.stage_engine.domain.attribution import split_amount
 
 
 class EventRejected(ValueError):

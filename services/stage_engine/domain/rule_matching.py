@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.envelope import Event
-from services.stage_engine.domain.conditions import Condition, event_activation, lead_activation
+from services.common.stage_model.conditions import Condition, event_activation, lead_activation
+from services.common.stage_model.model_types import ScoringRule, StageModel, Transition
+from services.common.stage_model.property_match import all_hold
 from services.stage_engine.domain.lead import Lead
-from services.stage_engine.domain.model_types import ScoringRule, StageModel, Transition
-from services.stage_engine.domain.property_match import all_hold
 
 
 class RuleContext:

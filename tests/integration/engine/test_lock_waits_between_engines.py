@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import db
+from services.common.stage_model.model import default_model
 from services.stage_engine.adapters.batch_handoff import Handoff
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
@@ -23,7 +24,6 @@ from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
 from services.stage_engine.domain.batch import BatchOutcome
-from services.stage_engine.domain.model import default_model
 from tests.integration.engine.conftest import Producer, envelope
 from tests.stack import eventually
 

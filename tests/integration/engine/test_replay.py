@@ -11,9 +11,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.stage_model.model import DEFAULT_MODEL_PATH
 from services.stage_engine.app.replay import replay
 from services.stage_engine.app.settings import EngineSettings
-from services.stage_engine.domain.model import DEFAULT_MODEL_PATH
 from tests.integration.engine.conftest import Producer, envelope
 from tests.stack import consume, eventually
 

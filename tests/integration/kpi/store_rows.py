@@ -14,11 +14,12 @@ from decimal import Decimal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.lead_events.event_codec import to_dict
+from services.common.lead_events.events import DomainEvent, LeadCreated, RevenueBooked, StageChanged
+from services.common.lead_events.money import decimal_text
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.projector import transaction
-from services.stage_engine.domain.attribution import decimal_text, split_amount
-from services.stage_engine.domain.event_codec import to_dict
-from services.stage_engine.domain.events import DomainEvent, LeadCreated, RevenueBooked, StageChanged
-from services.stage_engine.domain.model import default_model
+from services.stage_engine.domain.attribution import split_amount
 
 MODEL = default_model()
 AT = datetime(2026, 10, 1, 9, tzinfo=UTC)

@@ -18,14 +18,14 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.lead_events.event_codec import to_dict
+from services.common.lead_events.events import DomainEvent, LeadCreated, StageChanged
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.projector import Projector, transaction
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.domain.batch import BatchOutcome
-from services.stage_engine.domain.event_codec import to_dict
-from services.stage_engine.domain.events import DomainEvent, LeadCreated, StageChanged
-from services.stage_engine.domain.model import default_model
 from tests.stack import eventually
 
 MODEL = default_model()

@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.settings import ServiceSettings
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.tables import (
     kpi_feedback,
     kpi_leads,
@@ -31,7 +32,6 @@ from services.kpi.adapters.tables import (
 )
 from services.kpi.app.bootstrap import create_app
 from services.kpi.app.settings import KpiSettings
-from services.stage_engine.domain.model import default_model
 from tests.keys import bearer, new_key
 from tests.kpi_dataset import create_kpi_tables
 

@@ -19,9 +19,9 @@ import pytest
 
 from bench.bench_ingest import page_views
 from bench.kpi_workload import Streams
+from services.common.stage_model.model import default_model
 from services.ingest.domain.personal_data import PersonalDataGuard
 from services.ingest.domain.validation import EventValidator
-from services.stage_engine.domain.model import default_model
 from tests.integration.kpi_api.generated.population import people
 from tests.unit.ingest.helpers import anonymous, check
 

@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from services.common.envelope import Event
+from services.common.lead_events.event_codec import to_dict
+from services.common.stage_model.model_types import StageModel
 from services.kpi.domain.projection import LeadEventRecord
 from services.kpi.domain.projection_batch import Changes
 from services.stage_engine.domain.batch import apply_batch
-from services.stage_engine.domain.event_codec import to_dict
 from services.stage_engine.domain.lead import Identity, Lead
-from services.stage_engine.domain.model_types import StageModel
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 

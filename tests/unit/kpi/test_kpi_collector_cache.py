@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.common.http import health_router
+from services.common.stage_model.model import default_model
 from services.kpi.adapters import collector as collector_module
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.domain.kpi_metrics import KpiSnapshot
-from services.stage_engine.domain.model import default_model
 
 MQL = {"stage": "mql", "division": "marketing"}
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from services.common.stage_model.model import DEFAULT_MODEL_PATH, default_model, load_model
 from services.kpi.domain.kpi_metrics import (
     TIME_IN_STAGE_BUCKETS,
     EndedStays,
@@ -16,7 +17,6 @@ from services.kpi.domain.kpi_metrics import (
     check_model,
     families,
 )
-from services.stage_engine.domain.model import DEFAULT_MODEL_PATH, default_model, load_model
 
 MODEL = default_model()
 

@@ -8,6 +8,9 @@ from itertools import pairwise
 
 import pytest
 
+from services.common.lead_events.event_codec import to_dict
+from services.common.lead_events.events import LeadCreated, SlaMet, StageChanged
+from services.common.stage_model.model import default_model
 from services.kpi.domain.projection import (
     CloseStay,
     LeadEventRecord,
@@ -17,9 +20,6 @@ from services.kpi.domain.projection import (
     RecordTransition,
     project,
 )
-from services.stage_engine.domain.event_codec import to_dict
-from services.stage_engine.domain.events import LeadCreated, SlaMet, StageChanged
-from services.stage_engine.domain.model import default_model
 
 from .support import T0, EngineLog, MemoryTables, envelope
 

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.common.lead_events.events import StageChanged
+from services.common.stage_model.model import default_model
 from services.kpi.domain.projection_batch import Changes
-from services.stage_engine.domain.events import StageChanged
-from services.stage_engine.domain.model import default_model
 
 from .support import EngineLog, MemoryTables, envelope
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.envelope import EVENT_TYPES, Event
+from services.common.stage_model.model import DEFAULT_MODEL_PATH, StageModel, default_model, load_model
 from services.stage_engine.domain.decide import decide
 from services.stage_engine.domain.evolve import evolve
 from services.stage_engine.domain.lead import Lead
-from services.stage_engine.domain.model import DEFAULT_MODEL_PATH, StageModel, default_model, load_model
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 CEL_REWRITES = [

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.envelope import Event
+from services.common.lead_events.events import DomainEvent, StageChanged
+from services.common.stage_model.model import StageModel, default_model
 from services.stage_engine.domain.decide import decide
-from services.stage_engine.domain.events import DomainEvent, StageChanged
 from services.stage_engine.domain.evolve import evolve
 from services.stage_engine.domain.lead import Lead
-from services.stage_engine.domain.model import StageModel, default_model
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 Step = str | tuple[str, Mapping[str, Any]]  # an event type, or (type, properties)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.stage_engine.domain.attribution import decimal_text, minor_unit, split_amount
-from services.stage_engine.domain.events import RevenueBooked
+from services.common.lead_events.events import RevenueBooked
+from services.common.lead_events.money import decimal_text, minor_unit
+from services.stage_engine.domain.attribution import split_amount
 
 from .support import FORM, WON, Driver, walk
 

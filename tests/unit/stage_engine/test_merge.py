@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.lead_events.events import LeadsMerged
 from services.stage_engine.domain.decide import LeadMergedError, decide
-from services.stage_engine.domain.events import LeadsMerged
 from services.stage_engine.domain.evolve import evolve, fold
 from services.stage_engine.domain.merge import decide_merge, merge_order
 

@@ -12,15 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.envelope import EVENT_TYPES, Event
+from services.common.lead_events.event_codec import from_dict, to_dict
+from services.common.lead_events.events import DomainEvent, LeadsMerged, RevenueBooked, ScoreChanged, StageChanged
+from services.common.stage_model.model import DEFAULT_MODEL_PATH, default_model, load_model
 from services.stage_engine.adapters.snapshot_codec import lead_from_dict, lead_from_json, lead_to_dict
 from services.stage_engine.adapters.store_documents import events_document, snapshots_document
 from services.stage_engine.domain.decide import decide
-from services.stage_engine.domain.event_codec import from_dict, to_dict
-from services.stage_engine.domain.events import DomainEvent, LeadsMerged, RevenueBooked, ScoreChanged, StageChanged
 from services.stage_engine.domain.evolve import evolve, fold
 from services.stage_engine.domain.lead import Lead
 from services.stage_engine.domain.merge import decide_merge, merge_order
-from services.stage_engine.domain.model import DEFAULT_MODEL_PATH, default_model, load_model
 
 from .measure_decide import CEL_REWRITES
 from .support import T0

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.stage_engine.domain.events import IdentityLinked, ScoreChanged, StageChanged
-from services.stage_engine.domain.model import default_model
+from services.common.lead_events.events import IdentityLinked, ScoreChanged, StageChanged
+from services.common.stage_model.model import default_model
 
 from .support import FORM, HIGH_INTENT_FORM, T0, WON, Driver, changes, moved, walk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.stage_engine.domain.events import IdentityLinked, LeadCreated, ScoreChanged, StageChanged
+from services.common.lead_events.events import IdentityLinked, LeadCreated, ScoreChanged, StageChanged
 
 from .support import DISQUALIFIED, FORM, HIGH_INTENT_FORM, LOST, WON, Driver, Step, moved, walk
 

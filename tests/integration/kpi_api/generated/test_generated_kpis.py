@@ -22,10 +22,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.envelope import Event, encode
+from services.common.stage_model.model import default_model
 from services.kpi.adapters.rebuild import rebuild
 from services.kpi.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
-from services.stage_engine.domain.model import default_model
 from tests.integration.engine.conftest import Producer
 from tests.integration.kpi.conftest import kpi_settings
 from tests.integration.kpi_api.generated import expected_flow, expected_forecast, expected_money, expected_outlook

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.stage_engine.domain.model import (
+from services.common.stage_model.model import (
     DEFAULT_MODEL_PATH,
     ModelError,
     default_model,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.envelope import EVENT_TYPES
-from services.stage_engine.domain.model_types import ModelIssue
+from services.common.stage_model.model_types import ModelIssue
 
 _KNOWN_EVENTS = frozenset(EVENT_TYPES)
 

@@ -11,7 +11,7 @@ import typing
 from datetime import datetime
 from typing import Any
 
-from services.stage_engine.domain.events import EVENT_CLASSES, DomainEvent
+from services.common.lead_events.events import EVENT_CLASSES, DomainEvent
 
 
 class CodecError(ValueError):

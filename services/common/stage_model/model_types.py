@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from services.stage_engine.domain.conditions import Condition
-from services.stage_engine.domain.property_match import PropertyTest
+from services.common.stage_model.conditions import Condition
+from services.common.stage_model.property_match import PropertyTest
 
 
 class ModelError(ValueError):

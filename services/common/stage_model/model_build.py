@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 
 from services.common.envelope import EVENT_TYPES
-from services.stage_engine.domain.conditions import CelSyntaxError, Condition, compile_condition
-from services.stage_engine.domain.model_checks import check_references
-from services.stage_engine.domain.model_schema import format_path, validate_against_schema
-from services.stage_engine.domain.model_types import (
+from services.common.stage_model.conditions import CelSyntaxError, Condition, compile_condition
+from services.common.stage_model.model_checks import check_references
+from services.common.stage_model.model_schema import format_path, validate_against_schema
+from services.common.stage_model.model_types import (
     ModelError,
     ModelIssue,
     ScoringRule,
@@ -22,8 +22,8 @@ from services.stage_engine.domain.model_types import (
     StageModel,
     Transition,
 )
-from services.stage_engine.domain.property_match import compile_where
-from services.stage_engine.domain.yaml_source import YamlDocument, YamlSourceError, parse_yaml
+from services.common.stage_model.property_match import compile_where
+from services.common.stage_model.yaml_source import YamlDocument, YamlSourceError, parse_yaml
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-from services.stage_engine.domain.model_types import ModelIssue
+from services.common.stage_model.model_types import ModelIssue
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "stage-model.schema.json"
 

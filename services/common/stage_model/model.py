@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from services.stage_engine.domain.model_build import build_model
-from services.stage_engine.domain.model_types import (
+from services.common.stage_model.model_build import build_model
+from services.common.stage_model.model_types import (
     ModelError,
     ScoringRule,
     Sla,
