@@ -19,13 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import scratch_stack, served
 from bench.kpi_baseline import Numbers, from_api, plain_sql
 from bench.kpi_workload import Loaded, Streams, copy_events
+from services.common.db import raw_connection
 from services.common.keys import KeyStore
 from services.common.service import database
 from services.common.settings import ServiceSettings
@@ -74,8 +74,7 @@ async def load(settings: ServiceSettings, model: StageModel) -> tuple[Loaded, fl
 
 async def vacuum(engine: AsyncEngine, tables: Sequence[str]) -> None:
     async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(raw, asyncpg.Connection)
+        raw = await raw_connection(conn)
         for table in tables:
             await raw.execute(f"VACUUM ANALYZE {table}")  # outside a transaction
 

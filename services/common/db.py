@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # Stable constraint names so Alembic migrations can drop what they created.
 NAMING_CONVENTION = {
@@ -34,3 +35,12 @@ def create_engine(
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a pooled SQLAlchemy one, for what goes straight to the driver (COPY,
+    executemany, per-statement timeouts, asyncpg's own transactions); it returns to the pool with `conn`."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(driver, asyncpg.Connection):
+        raise TypeError(f"expected an asyncpg connection, got {type(driver).__name__}")
+    return driver

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import raw_connection
 from services.kpi.adapters.projection_store import CHECKPOINT
 from services.kpi.adapters.projector_metrics import ProjectorMetrics
 
@@ -32,9 +32,7 @@ class LagWatcher:
     async def measure(self) -> None:
         """The store head, the committed checkpoint and the set-aside count, read together."""
         async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, asyncpg.Connection)
+            driver = await raw_connection(conn)
             row = await driver.fetchrow(_MEASURE, CHECKPOINT, timeout=max(self._interval * 5, 5.0))
         assert row is not None
         self._metrics.observe(int(row["head"]), int(row["position"] or 0), int(row["aside"]))

@@ -27,6 +27,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import raw_connection
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import set_aside_store
@@ -191,8 +192,6 @@ class Projector:
 async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """asyncpg's own transaction on a pooled connection (statements go straight to the driver)."""
     async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert isinstance(driver, asyncpg.Connection)
+        driver = await raw_connection(conn)
         async with driver.transaction():
             yield driver

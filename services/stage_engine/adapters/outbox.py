@@ -22,6 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.db import raw_connection
 from services.common.kafka import durable_producer
 from services.stage_engine.adapters.lead_event_records import partition_of, record_value
 
@@ -72,8 +73,7 @@ class OutboxPublisher:
         await producer.start()
         try:
             async with self._engine.connect() as conn:
-                db = (await conn.get_raw_connection()).driver_connection
-                assert isinstance(db, asyncpg.Connection)
+                db = await raw_connection(conn)
                 # autocommit statements on the driver: the session lock outlives them, no transaction stays open
                 await _lead_publishing(db)
                 # The cursor is only where a restarted publisher resumes (delivery is at-least-once and consumers

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.db import raw_connection
 from services.stage_engine.adapters.snapshot_codec import lead_from_json
 from services.stage_engine.adapters.store_documents import (
     array_document,
@@ -172,8 +173,7 @@ class EventStore:
 
     async def _checkout(self) -> tuple[AsyncConnection, asyncpg.Connection]:
         conn = await self._engine.connect()
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(driver, asyncpg.Connection)
+        driver = await raw_connection(conn)
         return conn, driver
 
     async def close(self) -> None:
