@@ -14,8 +14,7 @@ from services.stage_engine.app.settings import EngineSettings
 def main() -> None:
     settings = EngineSettings()
     configure_logging(settings.log_level)
-    bootstrap.start_outbox = lambda settings, registry: None  # the outbox process is not started
-    app = bootstrap.create_app(settings)
+    app = bootstrap.create_app(settings, publish_lead_events=False)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

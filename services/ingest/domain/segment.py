@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 from services.common.envelope import EVENT_TYPES
 
-SEGMENT_CALL_TYPES = ("track", "identify", "page", "alias", "group")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _TRACK_TYPES = frozenset(EVENT_TYPES) - {"tracked"}  # "Tracked" is just another name
 

@@ -12,8 +12,6 @@ from services.common.settings import ServiceSettings
 
 class KpiSettings(ServiceSettings):
     port: int = Field(default=8002, validation_alias="STAGETRACK_KPI_PORT")
-    # The consumer group of the projector reading stagetrack.lead-events.
-    kpi_consumer_group: str = "stagetrack-kpi"
     # The same model file as the engine's (STAGETRACK_STAGE_MODEL); None: the shipped `the-model`.
     stage_model: Path | None = None
     # Days (daily series, periods given as dates) are days in this zone.

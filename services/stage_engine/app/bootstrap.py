@@ -8,7 +8,6 @@ import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
@@ -38,13 +37,9 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def start_outbox(settings: EngineSettings, registry: CollectorRegistry) -> OutboxProcess | None:
-    """The publisher of stagetrack.lead-events, run in a child process by `OutboxProcess.run`
-    (`app/outbox_process.py`); None leaves it out (the benchmark's consumer-only pass)."""
-    return OutboxProcess(settings, registry)
-
-
-def create_app(settings: EngineSettings | None = None) -> FastAPI:
+def create_app(settings: EngineSettings | None = None, *, publish_lead_events: bool = True) -> FastAPI:
+    """The engine's app. `publish_lead_events=False` leaves out the outbox's child process that publishes
+    stagetrack.lead-events (`app/outbox_process.py`): the benchmark's consume -> rules -> commit pass."""
     settings = settings or EngineSettings()
     registry = new_registry()
     model = load_configured_model(settings)
@@ -87,9 +82,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
                     settings.max_batch_records,
                     settings.failure_log_interval_seconds,
                 )
-                outbox = start_outbox(settings, registry)
                 tasks = [asyncio.create_task(consumer.run(), name="events-consumer")]
-                if outbox is not None:
+                if publish_lead_events:
+                    outbox = OutboxProcess(settings, registry)
                     tasks.append(asyncio.create_task(outbox.run(), name="outbox-process"))
             _settle_garbage_collector()
             try:
