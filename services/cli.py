@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("migrate", help="upgrade the database to head and create the Kafka topics")
     keys_p = sub.add_parser("keys", help="API keys of the ingest's sources")
     keys_sub = keys_p.add_subparsers(dest="keys_command", required=True)
-    from services.common.keys import SCOPES
+    from services.common.api_keys import SCOPES
 
     create_p = keys_sub.add_parser("create", help="create a key for a source with its scopes; printed once")
     create_p.add_argument("--source", required=True)

@@ -8,7 +8,8 @@ import binascii
 
 from starlette.requests import Request
 
-from services.common.keys import ApiKey, KeyStore, KeyStoreUnavailable
+from services.common.api_keys import ApiKey
+from services.common.keys import KeyStore, KeyStoreUnavailable
 
 NO_KEY = "no API key: send `Authorization: Bearer KEY` or Basic KEY:"
 DEFAULT_RETRY_AFTER_SECONDS = 5

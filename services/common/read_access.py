@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.api_keys import ApiKey
 from services.common.auth import AuthRefused, authenticate, authorize, require
 from services.common.client_guard import Refusal
-from services.common.keys import ApiKey
 from services.common.settings import OPERATIONAL_PATHS
 
 MONITORING_SCOPE = "read:kpi"

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.keys import KeyStore, lead_id_hash
+from services.common.api_keys import lead_id_hash
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from tests.keys import bearer, new_key

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.cli import main
-from services.common.keys import KeyStore, lead_id_hash
+from services.common.api_keys import lead_id_hash
+from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from tests.stack import REPO, settings_env

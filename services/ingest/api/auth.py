@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from fastapi import Request
 
+from services.common.api_keys import ApiKey
 from services.common.auth import AuthRefused, authenticate, refusal
-from services.common.keys import ApiKey, KeyStore
+from services.common.keys import KeyStore
 from services.ingest.api.errors import RequestRefused
 from services.ingest.domain.scopes import LEAD_ID_HASH, may_post, out_of_scope
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.keys import KeyInfo
+from services.common.api_keys import KeyInfo
 from services.ingest.app.settings import IngestSettings
 
 

@@ -3,7 +3,7 @@ in web pages, only web event types, and a `lead_id` only with its identity-verif
 
 from __future__ import annotations
 
-from services.common.keys import ApiKey
+from services.common.api_keys import ApiKey
 
 # The event types a web page produces (Segment's page, identify, alias and group calls map onto these too).
 TRACKER_TYPES = frozenset({"page_viewed", "tracked", "form_submitted", "identified"})

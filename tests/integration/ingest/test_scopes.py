@@ -13,7 +13,8 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.keys import KeyStore, NewKey, lead_id_hash
+from services.common.api_keys import NewKey, lead_id_hash
+from services.common.keys import KeyStore
 from services.ingest.app.settings import IngestSettings
 from tests.integration.ingest.conftest import Ingest
 from tests.stack import consume

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from services.common.keys import ApiKey, _remember, lead_id_hash
+from services.common.api_keys import ApiKey, lead_id_hash
+from services.common.keys import _remember
 from services.ingest.domain.scopes import may_post, out_of_scope
 
 SECRET = "stv_site-secret"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.common.keys import KeyInfo
+from services.common.api_keys import KeyInfo
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
 
