@@ -5,15 +5,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run up down status migrate test lint typecheck unit integration e2e bench clean install
+.PHONY: run up down status migrate test lint typecheck imports deps unit integration e2e bench clean install lock
 
-$(STAMP): pyproject.toml
+UV_VERSION := 0.13.9
+
+# Every install takes its versions from requirements.lock (all of them, transitive ones too).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh the lock after changing pyproject.toml's dependencies (the versions already locked are kept where they
+# still fit; `make lock LOCK_FLAGS=--upgrade` takes the newest allowed).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu $(LOCK_FLAGS) -o requirements.lock
 
 up: $(STAMP)
 	deploy/local/stack.sh up
@@ -38,14 +49,29 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The rooms (domain pure, routes thin, no service imports another): contracts in pyproject.toml.
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
+# Every import of the shipped code is a declared dependency, and every declared dependency is used.
+deps: $(STAMP)
+	$(BIN)/deptry .
+
 prometheus-rules:
 	deploy/local/prometheus.sh check
 
-test: lint typecheck $(STAMP)
+test: lint typecheck imports deps $(STAMP)
 	$(BIN)/pytest tests/unit tests/integration tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+# Integration and end-to-end tests start the services they need (Kafka, PostgreSQL, Prometheus) themselves.
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
 
 # Each benchmark measures beside its baselines in the same run, on the local stack (started if it is not).
 # `make bench BENCH=bench_ingest` runs one.
