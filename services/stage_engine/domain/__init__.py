@@ -1,7 +1,7 @@
-"""The stage engine's pure domain (docs/stage-model.md): no I/O beyond reading a model file.
+"""The stage engine's pure domain (docs/stage-model.md): the rules that move a lead, no I/O. The model it applies
+and the events it writes are the shared kernel's (`services.common.stage_model`, `services.common.lead_events`).
 
-- `model`: load + validate a stage model (`load_model`, `load_model_file`, `default_model`, `ModelError`).
 - `decide`: `decide(lead, event, model) -> domain events`; `merge`: `decide_merge`, `merge_order`.
 - `evolve`: `evolve(lead, domain event) -> lead`, `fold(events) -> lead`; `lead`: the frozen `Lead`.
-- `events` + `event_codec`: the domain events and their JSON form; `attribution`: exact revenue shares.
+- `attribution`: exact revenue shares; `batch`: a batch of envelopes decided together.
 """
