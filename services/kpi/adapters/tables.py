@@ -1,4 +1,5 @@
-"""KPI projections (PostgreSQL), built from stagetrack.lead-events; `kpi_checkpoint` moves in the same transaction.
+"""KPI projections (PostgreSQL), built from the event store (`lead_events`) in commit (position) order;
+`kpi_checkpoint` moves in the same transaction as each batch.
 
 Time columns are event time (UTC). A "stay" is one lead's time in one stage. Merges (LeadsMerged) close and
 open stays WITHOUT counting as transitions: see docs/kpi.md.
@@ -24,7 +25,7 @@ from sqlalchemy import (
 
 from services.common.db import metadata
 
-# Highest store position applied (lead-events are delivered at least once; positions make them idempotent).
+# Highest store position applied; it moves in the transaction that applies the batch, so each record counts once.
 kpi_checkpoint = Table(
     "kpi_checkpoint",
     metadata,
