@@ -32,9 +32,8 @@ from services.common.settings import ServiceSettings
 from services.common.stage_model.model import default_model
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.projection_store import TABLES
-from services.kpi.adapters.projector import transaction
-from services.kpi.adapters.rebuild import Rebuilt, rebuild
-from services.kpi.app.rebuild import ProgressBar
+from services.kpi.adapters.transaction import transaction
+from services.kpi.app.rebuild import ProgressBar, Rebuilt, rebuild
 from tests.stack import free_port, settings_env
 
 LEADS = int(os.environ.get("BENCH_KPI_LEADS", "1000000"))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from services.kpi.adapters.rebuild import rebuild
+from services.kpi.app.rebuild import rebuild
 from services.kpi.app.set_aside_admin import list_set_aside, redrive
 from services.kpi.app.settings import KpiSettings
 from tests.integration.kpi.conftest import checksums, store_head

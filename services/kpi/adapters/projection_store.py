@@ -1,4 +1,5 @@
-"""PostgreSQL side of the projections: read the store by position, write one batch's changes set-based.
+"""PostgreSQL side of the projections: the checkpoint, one batch's changes written set-based, the rebuild's
+emptying and table statistics.
 
 Everything here runs on an asyncpg connection inside the caller's transaction, which also holds the
 `kpi_checkpoint` row lock (`lock_checkpoint`): so one batch and its checkpoint commit together, and two
@@ -12,8 +13,6 @@ from typing import Any
 
 import asyncpg
 
-from services.common.stage_model.model_types import StageModel
-from services.kpi.adapters.store_reads import read_records
 from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
 from services.kpi.domain.projection_batch import Changes
 
@@ -33,23 +32,23 @@ async def set_checkpoint(conn: asyncpg.Connection, position: int, name: str = CH
     await conn.execute("UPDATE kpi_checkpoint SET position = $2 WHERE name = $1", name, position)
 
 
-async def project_next(
-    conn: asyncpg.Connection,
-    after: int,
-    limit: int,
-    model: StageModel,
-    upto: int | None = None,
-    *,
-    summaries: bool = True,
-    skip_set_aside: bool = False,
-) -> Changes:
-    """Reads, projects and writes the next batch; the caller moves the checkpoint to `last_position`.
-    `summaries=False` leaves the summary tables alone (the rebuild computes them once at the end)."""
-    records = await read_records(conn, after, limit, upto, skip_set_aside=skip_set_aside)
-    changes = Changes().add_records(records, model)
-    if changes.records:
-        await write_changes(conn, changes, summaries=summaries)
-    return changes
+async def delete_projections(conn: asyncpg.Connection) -> None:
+    """Every projection and summary row. DELETE, not TRUNCATE: readers keep their snapshot (the rebuild says why)."""
+    for table in (*TABLES, *SUMMARIES):
+        await conn.execute(f"DELETE FROM {table}")
+
+
+async def analyze(conn: asyncpg.Connection) -> None:
+    """Table statistics as the rebuild grows the tables from empty. Without them the planner believes the
+    tables empty (their statistics from before the DELETE, or from a new schema) and joins a batch's leads by
+    scanning every stay: minutes per batch at a million leads. ANALYZE in the transaction sees its rows."""
+    for table in ("kpi_stays", "kpi_leads", "kpi_transitions"):
+        await conn.execute(f"ANALYZE {table}")
+
+
+async def delete_stays(conn: asyncpg.Connection, lead_id: str) -> None:
+    """One lead's stays (a redrive folds them again from its stream)."""
+    await conn.execute("DELETE FROM kpi_stays WHERE lead_id = $1", lead_id)
 
 
 async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool = True) -> None:

@@ -16,9 +16,25 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.kpi.adapters.summary_store import MARKER_ROW
 from services.kpi.domain.periods import Period
 
 _NO_INDEX = -1  # a person without a success-path index, as the summaries store it
+
+
+async def summaries_kept(conn: AsyncConnection) -> bool:
+    """The projector keeps the summary tables (summary_store.py) beside these projection tables: they are in the
+    same schema (tables built by hand in a test schema would otherwise meet a migrated `public`'s on the
+    search path) and hold the marker row."""
+    same = await conn.scalar(
+        text(
+            "SELECT (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_day_counts')) "
+            "= (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_stays'))"
+        )
+    )
+    return bool(same) and bool(
+        await conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM kpi_day_counts WHERE {MARKER_ROW})"))
+    )
 
 
 class Split:

@@ -1,4 +1,4 @@
-"""kpi_set_aside: the store records the projections could not hold, and re-projecting one (redrive).
+"""kpi_set_aside: the store records the projections could not hold (redrive re-projects them: app/set_aside_admin.py).
 
 Everything runs on an asyncpg connection inside the caller's transaction, which holds the checkpoint's row
 lock (`projection_store.lock_checkpoint`), so a running projector and a redrive take turns.
@@ -10,12 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-
-from services.common.stage_model.model_types import StageModel
-from services.kpi.adapters.projection_store import write_rows
-from services.kpi.adapters.store_reads import read_records, read_stream
-from services.kpi.adapters.summary_store import Delta
-from services.kpi.domain.projection_batch import Changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +45,10 @@ async def entries(conn: asyncpg.Connection, positions: list[int] | None = None) 
     return [SetAsideRow(**dict(r)) for r in rows]
 
 
-async def re_project(conn: asyncpg.Connection, position: int, checkpoint: int, model: StageModel) -> bool:
-    """Projects the set-aside record at `position` as if it had been projected in order, and deletes its row;
-    False when it is not (or no longer) set aside.
+async def lock_entry(conn: asyncpg.Connection, position: int) -> bool:
+    """Locks the set-aside row of `position` until the transaction ends; False when there is none."""
+    return bool(await conn.fetchval("SELECT true FROM kpi_set_aside WHERE position = $1 FOR UPDATE", position))
 
-    Revenue, feedback and transition rows are keyed by position and go in as they are. The record's lead's
-    stays are folded again from its stream up to the checkpoint, this record included (the fold gives the
-    same rows wherever batches are cut, so this is what the projector would have written in order); the
-    summaries follow through `Delta`, as in a batch. Raises what the projection raises if it still fails.
-    """
-    if not await conn.fetchval("SELECT true FROM kpi_set_aside WHERE position = $1 FOR UPDATE", position):
-        return False
-    (record,) = await read_records(conn, position - 1, 1, position)
-    partners = [str(record.event.get(k)) for k in ("survivor_id", "absorbed_id") if record.event.get(k)]
-    delta = Delta([record.lead_id, *partners])
-    await delta.before(conn)
-    await conn.execute("DELETE FROM kpi_stays WHERE lead_id = $1", record.lead_id)
-    changes = Changes().add_records(await read_stream(conn, record.lead_id, checkpoint, position), model)
-    await write_rows(conn, changes, flows=True)
-    await delta.after(conn)
+
+async def delete_entry(conn: asyncpg.Connection, position: int) -> None:
     await conn.execute("DELETE FROM kpi_set_aside WHERE position = $1", position)
-    return True

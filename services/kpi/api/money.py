@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from services.kpi.adapters import report_money
 from services.kpi.api.params import Kpi, kpi, period
+from services.kpi.app import report_money
 from services.kpi.domain.periods import Period
 
 router = APIRouter(tags=["kpi"])

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from services.kpi.adapters import report_outlook
 from services.kpi.api.params import Kpi, forecast_period, kpi, period
+from services.kpi.app import report_outlook
 from services.kpi.domain.periods import Period
 
 router = APIRouter(tags=["kpi"])

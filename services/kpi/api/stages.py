@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from services.kpi.adapters.report_funnel import balance_report, stages_report
 from services.kpi.api.params import Kpi, kpi, period, series_period
+from services.kpi.app.report_funnel import balance_report, stages_report
 from services.kpi.domain.periods import Period
 
 router = APIRouter(tags=["kpi"])

@@ -15,10 +15,10 @@ from services.common.service import database, key_store, service_app, standard_c
 from services.common.stage_model.model import default_model, load_model_file
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.collector import KpiCollector
-from services.kpi.adapters.projector import Projector
 from services.kpi.api import money, outlook, stages
 from services.kpi.api.access import REFUSALS, read_kpi
 from services.kpi.api.params import validation_error
+from services.kpi.app.projector import Projector
 from services.kpi.app.settings import KpiSettings
 
 

@@ -13,13 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
+
 from services.common.service import database
+from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import set_aside_store
 from services.kpi.adapters.failures import is_record_failure, reason
-from services.kpi.adapters.projection_store import lock_checkpoint
-from services.kpi.adapters.projector import transaction
+from services.kpi.adapters.projection_store import delete_stays, lock_checkpoint, write_rows
+from services.kpi.adapters.store_reads import read_records, read_stream
+from services.kpi.adapters.summary_store import Delta
+from services.kpi.adapters.transaction import transaction
 from services.kpi.app.bootstrap import load_configured_model
 from services.kpi.app.settings import KpiSettings
+from services.kpi.domain.projection_batch import Changes
 
 log = logging.getLogger(__name__)
 PREFIX = "kpi:"
@@ -72,7 +78,7 @@ async def redrive(settings: KpiSettings, ids: Sequence[str] | None) -> int:
             try:
                 async with transaction(engine) as conn:
                     checkpoint = await lock_checkpoint(conn)
-                    done += await set_aside_store.re_project(conn, position, checkpoint, model)
+                    done += await re_project(conn, position, checkpoint, model)
             except Exception as exc:
                 if not is_record_failure(exc):
                     raise
@@ -81,3 +87,26 @@ async def redrive(settings: KpiSettings, ids: Sequence[str] | None) -> int:
                     await lock_checkpoint(conn)
                     await set_aside_store.set_aside(conn, position, reason(exc))
     return done
+
+
+async def re_project(conn: asyncpg.Connection, position: int, checkpoint: int, model: StageModel) -> bool:
+    """Projects the set-aside record at `position` as if it had been projected in order, and deletes its row;
+    False when it is not (or no longer) set aside.
+
+    Revenue, feedback and transition rows are keyed by position and go in as they are. The record's lead's
+    stays are folded again from its stream up to the checkpoint, this record included (the fold gives the
+    same rows wherever batches are cut, so this is what the projector would have written in order); the
+    summaries follow through `Delta`, as in a batch. Raises what the projection raises if it still fails.
+    """
+    if not await set_aside_store.lock_entry(conn, position):
+        return False
+    (record,) = await read_records(conn, position - 1, 1, position)
+    partners = [str(record.event.get(k)) for k in ("survivor_id", "absorbed_id") if record.event.get(k)]
+    delta = Delta([record.lead_id, *partners])
+    await delta.before(conn)
+    await delete_stays(conn, record.lead_id)
+    changes = Changes().add_records(await read_stream(conn, record.lead_id, checkpoint, position), model)
+    await write_rows(conn, changes, flows=True)
+    await delta.after(conn)
+    await set_aside_store.delete_entry(conn, position)
+    return True

@@ -18,7 +18,7 @@ from services.common.lead_events.event_codec import to_dict
 from services.common.lead_events.events import DomainEvent, LeadCreated, RevenueBooked, StageChanged
 from services.common.lead_events.money import decimal_text
 from services.common.stage_model.model import default_model
-from services.kpi.adapters.projector import transaction
+from services.kpi.adapters.transaction import transaction
 from services.stage_engine.domain.attribution import split_amount
 
 MODEL = default_model()

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.stage_model.model_types import StageModel
-from services.kpi.adapters.report_funnel import projection_counts, summaries_kept, summary_counts
+from services.kpi.adapters.queries_summaries import summaries_kept
 from services.kpi.adapters.snapshot import snapshot
+from services.kpi.app.report_funnel import projection_counts, summary_counts
 from services.kpi.domain.funnel import stage_rows
 from services.kpi.domain.periods import Period
 

@@ -23,7 +23,8 @@ from services.common.lead_events.events import DomainEvent, LeadCreated, StageCh
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
 from services.common.stage_model.model import default_model
-from services.kpi.adapters.projector import Projector, transaction
+from services.kpi.adapters.transaction import transaction
+from services.kpi.app.projector import Projector
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.domain.batch import BatchOutcome
 from tests.stack import eventually

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.envelope import Event
 from services.common.stage_model.model import default_model
 from services.kpi.adapters.projection_store import SUMMARIES
-from services.kpi.adapters.projector import Projector
-from services.kpi.adapters.rebuild import rebuild
-from services.kpi.app.rebuild import run_rebuild
+from services.kpi.app.projector import Projector
+from services.kpi.app.rebuild import rebuild, run_rebuild
 from services.stage_engine.app.bootstrap import create_app
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common import db
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
-from services.kpi.adapters.projector import Projector, transaction
+from services.kpi.adapters.transaction import transaction
 from services.kpi.app.bootstrap import create_app
+from services.kpi.app.projector import Projector
 from services.kpi.app.settings import KpiSettings
 from tests.integration.kpi.store_rows import AT, MODEL, StoreWriter, visitor
 from tests.stack import eventually
@@ -76,10 +77,10 @@ async def test_a_repeated_failure_is_logged_once_per_interval_with_a_count(
     impatient = db.create_engine(settings.database_url, settings.database_schema, lock_timeout_seconds=0.05)
     registry = CollectorRegistry()
     projector = Projector(impatient, MODEL, registry, retry_seconds=0.01, lag_interval_seconds=0.05)
-    caplog.set_level(logging.INFO, logger="services.kpi.adapters.projector")
+    caplog.set_level(logging.INFO, logger="services.kpi.app.projector")
 
     def errors() -> list[logging.LogRecord]:
-        return [r for r in caplog.records if r.name == "services.kpi.adapters.projector" and r.levelno >= logging.ERROR]
+        return [r for r in caplog.records if r.name == "services.kpi.app.projector" and r.levelno >= logging.ERROR]
 
     running = asyncio.create_task(projector.run())
     try:

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.envelope import Event, encode
 from services.common.stage_model.model import default_model
-from services.kpi.adapters.rebuild import rebuild
 from services.kpi.app.bootstrap import create_app
+from services.kpi.app.rebuild import rebuild
 from services.stage_engine.app.settings import EngineSettings
 from tests.integration.engine.conftest import Producer
 from tests.integration.kpi.conftest import kpi_settings

@@ -6,42 +6,22 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import queries_balance, queries_flow, queries_stays, queries_summaries
 from services.kpi.adapters import queries_summaries_stays as summary_stays
-from services.kpi.adapters.snapshot import snapshot
-from services.kpi.adapters.summary_store import MARKER_ROW
+from services.kpi.adapters.snapshot import force_custom_plans, snapshot
 from services.kpi.domain.funnel import FunnelCounts, stage_rows
 from services.kpi.domain.periods import Period, day_ends
 
 
 async def stages_report(engine: AsyncEngine, model: StageModel, period: Period, now: datetime) -> list[dict[str, Any]]:
     async with snapshot(engine) as conn:
-        if await summaries_kept(conn):
-            # Plans for these parameters, never the generic plan a pooled connection's prepared statement
-            # switches to after five runs: with `entered_at > $1` unknown, EXISTS (... entered after now)
-            # becomes a scan of every stay (measured: 50 ms answers turning into 700 ms).
-            await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        if await queries_summaries.summaries_kept(conn):
+            await force_custom_plans(conn)
             return stage_rows(model, await summary_counts(conn, model, period, now))
         return stage_rows(model, await projection_counts(conn, model, period, now))
-
-
-async def summaries_kept(conn: AsyncConnection) -> bool:
-    """The projector keeps the summary tables (summary_store.py) beside these projection tables: they are in the
-    same schema (tables built by hand in a test schema would otherwise meet a migrated `public`'s on the
-    search path) and hold the marker row."""
-    same = await conn.scalar(
-        text(
-            "SELECT (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_day_counts')) "
-            "= (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('kpi_stays'))"
-        )
-    )
-    return bool(same) and bool(
-        await conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM kpi_day_counts WHERE {MARKER_ROW})"))
-    )
 
 
 async def summary_counts(conn: AsyncConnection, model: StageModel, period: Period, now: datetime) -> FunnelCounts:

@@ -13,7 +13,7 @@ projector stops (`LoopHealth`): /readyz says so until the service is restarted.
 
 The lag (store head minus checkpoint) is measured by a watcher of its own, outside the projection's
 transaction, so it stays true while the projector waits on a lock or keeps failing. Metrics: see
-projector_metrics.py and `LoopHealth` (loop "kpi-projector").
+adapters/projector_metrics.py and `LoopHealth` (loop "kpi-projector").
 """
 
 from __future__ import annotations
@@ -21,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
-import asyncpg
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import raw_connection
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import set_aside_store
@@ -37,6 +34,7 @@ from services.kpi.adapters.projection_store import lock_checkpoint, set_checkpoi
 from services.kpi.adapters.projector_metrics import ProjectorMetrics
 from services.kpi.adapters.store_reads import is_survivor_merge, read_records, store_head
 from services.kpi.adapters.summary_store import ready, refresh
+from services.kpi.adapters.transaction import transaction
 from services.kpi.domain.projection_batch import Changes
 from services.kpi.domain.suspects import Suspect, Suspects
 
@@ -186,12 +184,3 @@ class Projector:
         while (n := await self.project_once()) or self._suspects is not None:
             total += n
         return total
-
-
-@contextlib.asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """asyncpg's own transaction on a pooled connection (statements go straight to the driver)."""
-    async with engine.connect() as conn:
-        driver = await raw_connection(conn)
-        async with driver.transaction():
-            yield driver
