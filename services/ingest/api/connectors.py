@@ -18,8 +18,8 @@ from services.ingest.api.body import read_raw
 from services.ingest.api.errors import RequestRefused, error_body
 from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
-from services.ingest.connectors import salesforce
-from services.ingest.connectors.hubspot import HubSpotMapping, SignatureRefused, map_hubspot_event, verify_signature
+from services.ingest.domain import salesforce
+from services.ingest.domain.hubspot import HubSpotMapping, SignatureRefused, map_hubspot_event, verify_signature
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["connectors"])

@@ -8,9 +8,9 @@ from pydantic import Field, SecretStr, field_validator
 
 from services.common.environment import is_development_secret
 from services.common.settings import ServiceSettings
-from services.ingest.connectors.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
-from services.ingest.connectors.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
+from services.ingest.domain.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
 from services.ingest.domain.personal_keys import PersonalKeys
+from services.ingest.domain.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
 from services.ingest.domain.validation import DEFAULT_MAX_EVENT_BYTES
 
 # aiokafka's max_request_size, which services.common.kafka.durable_producer keeps: a larger record is never sent.

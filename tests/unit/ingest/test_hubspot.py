@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hubspot.utils.signature import Signature
 
-from services.ingest.connectors.hubspot import (
+from services.ingest.domain.hubspot import (
     HubSpotMapping,
     SignatureRefused,
     map_hubspot_event,

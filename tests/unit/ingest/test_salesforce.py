@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.connectors.salesforce import (
+from services.ingest.domain.problems import Problem
+from services.ingest.domain.salesforce import (
     ACK,
     EnvelopeRefused,
     SalesforceMapping,
@@ -13,7 +14,6 @@ from services.ingest.connectors.salesforce import (
     parse,
     same_organization,
 )
-from services.ingest.domain.problems import Problem
 
 ORG = "00D000000000062EAA"
 
