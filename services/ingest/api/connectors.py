@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, Counter
 
 from services.common.auth import AuthRefused, authenticate, require
 from services.common.keys import KeyStore
-from services.ingest.adapters.publisher import BrokerUnavailable
 from services.ingest.api.body import read_raw
 from services.ingest.api.errors import RequestRefused, error_body
-from services.ingest.app.intake import Intake
+from services.ingest.app.connector_intake import ConnectorIntake, ConnectorMetrics
+from services.ingest.app.intake import BrokerUnavailable
 from services.ingest.app.settings import IngestSettings
-from services.ingest.domain import salesforce
-from services.ingest.domain.hubspot import HubSpotMapping, SignatureRefused, map_hubspot_event, verify_signature
+from services.ingest.domain import salesforce_soap
+from services.ingest.domain.hubspot import HubSpotMapping
+from services.ingest.domain.hubspot_signature import SignatureRefused, verify_signature
+from services.ingest.domain.salesforce import SalesforceMapping
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["connectors"])
 
 HUBSPOT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -36,22 +35,6 @@ HUBSPOT_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "No item could be mapped and validated"},
     503: {"description": "Kafka did not acknowledge in time; HubSpot retries, the ids stay the same"},
 }
-
-
-class ConnectorMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "stagetrack_connector_requests",
-            "Connector requests by connector and outcome (accepted, refused, invalid)",
-            ["connector", "outcome"],
-            registry=registry,
-        )
-        self.items = Counter(
-            "stagetrack_connector_items",
-            "CRM items by connector and outcome (mapped, ignored, invalid)",
-            ["connector", "outcome"],
-            registry=registry,
-        )
 
 
 @router.post("/v1/connectors/hubspot", responses=HUBSPOT_RESPONSES, summary="HubSpot webhook (signature v3)")
@@ -87,36 +70,11 @@ async def hubspot(request: Request) -> JSONResponse:
         metrics.requests.labels("hubspot", "invalid").inc()
         raise RequestRefused(413, "body", f"{len(body)} items; the limit is {settings.max_events_per_request}")
     mapping = HubSpotMapping(settings.hubspot_lifecycle_stages, settings.hubspot_deal_stages)
-    flat: list[object] = []
-    origin: list[int] = []
-    errors: list[dict[str, Any]] = []
-    ignored = 0
-    for index, item in enumerate(body):
-        mapped = map_hubspot_event(item, mapping)
-        if not mapped:
-            ignored += 1
-        for entry in mapped:
-            if isinstance(entry, dict):
-                flat.append(entry)
-                origin.append(index)
-            else:
-                event_id = item.get("eventId") if isinstance(item, dict) else None
-                known = f"hubspot-{event_id}" if isinstance(event_id, (int, str)) else None
-                errors.append({"index": index, "event_id": known, "field": entry.field, "reason": entry.reason})
-    accepted = duplicates = 0
-    if flat:
-        intake: Intake = request.app.state.intake
-        result = await intake.accept_once(flat, "hubspot", request.app.state.deliveries)
-        accepted, duplicates = result.accepted, result.duplicates
-        errors += [{**e, "index": origin[e["index"]]} for e in result.errors]
-    invalid = {e["index"] for e in errors}
-    metrics.items.labels("hubspot", "ignored").inc(ignored)
-    metrics.items.labels("hubspot", "invalid").inc(len(invalid))
-    metrics.items.labels("hubspot", "mapped").inc(len(body) - ignored - len(invalid))
-    status = 422 if errors and not accepted and not duplicates else 200
+    connectors: ConnectorIntake = request.app.state.connectors
+    result = await connectors.accept_hubspot(body, mapping)
+    status = 422 if result.errors and not result.accepted and not result.duplicates else 200
     metrics.requests.labels("hubspot", "accepted" if status == 200 else "invalid").inc()
-    errors.sort(key=lambda e: e["index"])
-    answer = {**error_body(accepted, errors), "ignored": ignored, "duplicates": duplicates}
+    answer = {**error_body(result.accepted, result.errors), "ignored": result.ignored, "duplicates": result.duplicates}
     return JSONResponse(answer, status_code=status)
 
 
@@ -140,7 +98,7 @@ def _soap_fault(metrics: ConnectorMetrics, status: int, reason: str) -> Response
     SOAP 1.1's blanket 500: Salesforce treats any answer without an Ack as a failure and resends."""
     code = "Server" if status >= 500 else "Client"
     metrics.requests.labels("salesforce", "refused" if code == "Client" else "unavailable").inc()
-    return _soap(salesforce.fault(code, reason), status)
+    return _soap(salesforce_soap.fault(code, reason), status)
 
 
 NO_TOKEN = (
@@ -177,41 +135,16 @@ async def salesforce_outbound(request: Request, token: str) -> Response:
     except RequestRefused as exc:
         return _soap_fault(metrics, exc.status, exc.reason)
     try:
-        message = salesforce.parse(raw)
-    except salesforce.EnvelopeRefused as exc:
+        message = salesforce_soap.parse(raw)
+    except salesforce_soap.EnvelopeRefused as exc:
         return _soap_fault(metrics, 400, str(exc))
-    if not salesforce.same_organization(message.organization_id, settings.salesforce_organization_id):
+    if not salesforce_soap.same_organization(message.organization_id, settings.salesforce_organization_id):
         return _soap_fault(metrics, 400, "OrganizationId is not the configured organization")
-    mapping = salesforce.SalesforceMapping(settings.salesforce_lead_statuses, settings.salesforce_opportunity_stages)
-    flat: list[object] = []
-    origin: list[int] = []
-    ignored = invalid = 0
-    for index, notification in enumerate(message.notifications):
-        mapped = salesforce.map_notification(notification, mapping)
-        if not mapped:
-            ignored += 1
-        elif all(isinstance(m, dict) for m in mapped):
-            flat.extend(mapped)
-            origin.extend(index for _ in mapped)
-        else:
-            invalid += 1
-    if flat:
-        intake: Intake = request.app.state.intake
-        try:
-            result = await intake.accept_once(flat, "salesforce", request.app.state.deliveries)
-        except BrokerUnavailable as exc:
-            return _soap_fault(metrics, 503, f"{exc}; Salesforce resends the same notification ids")
-        invalid += len({origin[e["index"]] for e in result.errors})
-        for error in result.errors:  # acknowledged and never resent: the log is where an operator sees why
-            log.warning(
-                "Salesforce notification %d refused (acknowledged, not retried): %s: %s",
-                origin[error["index"]],
-                error["field"],
-                error["reason"],
-            )
-    # An invalid notification stays invalid on every resend: it is acknowledged, counted and never retried.
-    metrics.items.labels("salesforce", "ignored").inc(ignored)
-    metrics.items.labels("salesforce", "invalid").inc(invalid)
-    metrics.items.labels("salesforce", "mapped").inc(len(message.notifications) - ignored - invalid)
+    mapping = SalesforceMapping(settings.salesforce_lead_statuses, settings.salesforce_opportunity_stages)
+    connectors: ConnectorIntake = request.app.state.connectors
+    try:
+        await connectors.accept_salesforce(message.notifications, mapping)
+    except BrokerUnavailable as exc:
+        return _soap_fault(metrics, 503, f"{exc}; Salesforce resends the same notification ids")
     metrics.requests.labels("salesforce", "accepted").inc()
-    return _soap(salesforce.ACK)
+    return _soap(salesforce_soap.ACK)

@@ -24,6 +24,7 @@ from services.ingest.api import connectors, events, segment
 from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
 from services.ingest.api.openapi import install_openapi
+from services.ingest.app.connector_intake import ConnectorIntake, ConnectorMetrics
 from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
@@ -63,6 +64,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     raise RuntimeError("; ".join(problems))
             app.state.intake = Intake(validator, publisher, registry)
             app.state.deliveries = DeliveryLedger(engine)
+            app.state.connectors = ConnectorIntake(app.state.intake, app.state.deliveries, app.state.connector_metrics)
             app.state.checks = standard_checks(settings, engine)
             try:
                 with tuned_gc():
@@ -83,7 +85,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(segment.router)
     app.include_router(connectors.router)
-    app.state.connector_metrics = connectors.ConnectorMetrics(registry)
+    app.state.connector_metrics = ConnectorMetrics(registry)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
     app.add_exception_handler(ClientDisconnect, _client_gone)

@@ -15,6 +15,9 @@ from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
 from services.ingest.domain.validation import EventValidator
 
+# BrokerUnavailable is what `accept` raises: routes catch it from here, never from the adapter
+__all__ = ["BrokerUnavailable", "Intake", "IntakeResult"]
+
 
 @dataclass(frozen=True)
 class IntakeResult:

@@ -1,8 +1,5 @@
-"""HubSpot webhooks: the v3 signature check and the mapping of subscription events onto envelopes (pure).
-
-Signature (`X-HubSpot-Signature-v3`): base64(HMAC-SHA256(app secret, method + URI + body + timestamp)), the
-timestamp being `X-HubSpot-Request-Timestamp` in milliseconds. A timestamp more than `MAX_SKEW_SECONDS` in
-the past OR in the future is refused (HubSpot's own client only checks the past).
+"""HubSpot webhooks: the mapping of subscription events onto envelopes (pure; the signature check is
+hubspot_signature.py).
 
 Mapping (see docs/connectors.md): every mapped event's id is `hubspot-<eventId>` (a merge yields one event per
 merged contact: `hubspot-<eventId>-<mergedObjectId>`), so a redelivery carries the same ids and the stage
@@ -25,16 +22,12 @@ Anything else (other subscription types, other properties, stages with no mappin
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from services.ingest.domain.problems import Problem
-
-MAX_SKEW_SECONDS = 300
 
 DEFAULT_LIFECYCLE_STAGES: dict[str, str] = {
     "salesqualifiedlead": "meeting_scheduled",  # the-model enters sql on meeting_scheduled
@@ -46,40 +39,6 @@ DEFAULT_DEAL_STAGES: dict[str, str] = {
 }
 _REASON_TYPES = frozenset({"opportunity_lost", "lead_disqualified", "churned"})
 _AMOUNT_TYPES = frozenset({"opportunity_won", "renewal_won", "upsell_won", "cross_sell_won"})
-
-
-class SignatureRefused(ValueError):
-    """The request is not provably from HubSpot (401); the message is the reason."""
-
-
-def verify_signature(
-    secret: str,
-    *,
-    method: str,
-    uri: str,
-    body: bytes,
-    signature: str | None,
-    timestamp: str | None,
-    now: datetime,
-) -> None:
-    """Raises SignatureRefused unless `signature` is the v3 signature of this request, signed within the skew."""
-    if not signature:
-        raise SignatureRefused("X-HubSpot-Signature-v3 is missing")
-    if not timestamp:
-        raise SignatureRefused("X-HubSpot-Request-Timestamp is missing")
-    try:
-        signed_at_ms = int(timestamp)
-    except ValueError:
-        raise SignatureRefused("X-HubSpot-Request-Timestamp is not a whole number of milliseconds") from None
-    skew = now.timestamp() - signed_at_ms / 1000
-    if skew > MAX_SKEW_SECONDS:
-        raise SignatureRefused(f"the request timestamp is more than {MAX_SKEW_SECONDS} s old")
-    if skew < -MAX_SKEW_SECONDS:
-        raise SignatureRefused(f"the request timestamp is more than {MAX_SKEW_SECONDS} s in the future")
-    message = method.encode() + uri.encode() + body + timestamp.encode()
-    expected = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise SignatureRefused("X-HubSpot-Signature-v3 does not match the request (wrong secret or altered)")
 
 
 @dataclass(frozen=True)
@@ -132,6 +91,35 @@ def map_hubspot_event(item: object, mapping: HubSpotMapping) -> list[dict[str, o
             return []
         return [_deal_event(base, target, occurred_at, object_id, _filled(target, object_id, item))]
     return []
+
+
+@dataclass(frozen=True)
+class MappedHubSpotItems:
+    events: list[object]  # the envelopes of every mappable item, in item order
+    origin: list[int]  # events[i] came from item origin[i]
+    errors: list[dict[str, Any]]  # why an item cannot be mapped: index, event_id, field, reason
+    ignored: int  # items no mapping applies to (not an error)
+
+
+def map_hubspot_items(body: list[object], mapping: HubSpotMapping) -> MappedHubSpotItems:
+    """A webhook's subscription events → their envelopes, each remembering the item it came from."""
+    flat: list[object] = []
+    origin: list[int] = []
+    errors: list[dict[str, Any]] = []
+    ignored = 0
+    for index, item in enumerate(body):
+        mapped = map_hubspot_event(item, mapping)
+        if not mapped:
+            ignored += 1
+        for entry in mapped:
+            if isinstance(entry, dict):
+                flat.append(entry)
+                origin.append(index)
+            else:
+                event_id = item.get("eventId") if isinstance(item, dict) else None
+                known = f"hubspot-{event_id}" if isinstance(event_id, (int, str)) else None
+                errors.append({"index": index, "event_id": known, "field": entry.field, "reason": entry.reason})
+    return MappedHubSpotItems(flat, origin, errors, ignored)
 
 
 def _target(item: Mapping[str, object], stages: Mapping[str, str]) -> str | None:

@@ -1,7 +1,5 @@
-"""Salesforce Outbound Messages (SOAP 1.1 notifications): safe parsing, mapping onto envelopes, Ack and fault (pure).
-
-Parsing uses defusedxml with DTDs forbidden: a document type declaration of any kind (entity expansion
-"billion laughs", external entities, external DTDs) makes the envelope refused, never parsed.
+"""Salesforce Outbound Messages: the mapping of notifications onto envelopes (pure; parsing, Ack and fault are
+salesforce_soap.py).
 
 Mapping (see docs/connectors.md): the event id is `salesforce-<Notification Id>` (Salesforce resends a
 notification with the same id, so a redelivery is the same event, stored once by the engine). Ids are
@@ -22,20 +20,12 @@ them in the outbound message's fields.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from services.ingest.domain.problems import Problem
-
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+from services.ingest.domain.salesforce_soap import Notification
 
 DEFAULT_LEAD_STATUSES: dict[str, str] = {
     "Working - Contacted": "lead_accepted",
@@ -48,95 +38,11 @@ DEFAULT_OPPORTUNITY_STAGES: dict[str, str] = {
 _REASON_TYPES = frozenset({"opportunity_lost", "lead_disqualified", "churned"})
 _PLAIN_DIGITS = 38  # past any amount validation accepts, short of an exponent that would spell out megabytes
 
-ACK = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}"><soapenv:Body>'
-    f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
-    "</soapenv:Body></soapenv:Envelope>"
-)
-
-
-def fault(code: str, reason: str) -> str:
-    """A SOAP 1.1 fault; `code` is Client (the message is wrong) or Server (retry later)."""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}"><soapenv:Body><soapenv:Fault>'
-        f"<faultcode>soapenv:{code}</faultcode><faultstring>{escape(reason)}</faultstring>"
-        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
-    )
-
-
-class EnvelopeRefused(ValueError):
-    """The body is not a safe, well-formed Outbound Message: answered with a SOAP fault, never an Ack."""
-
-
-@dataclass(frozen=True)
-class Notification:
-    id: str
-    object_type: str  # "Lead", "Opportunity", "Contact", ...
-    fields: dict[str, str]  # field name → text (nil or empty fields are absent)
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    organization_id: str
-    notifications: list[Notification]
-
 
 @dataclass(frozen=True)
 class SalesforceMapping:
     lead_statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LEAD_STATUSES))
     opportunity_stages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_OPPORTUNITY_STAGES))
-
-
-def parse(raw: bytes) -> OutboundMessage:
-    try:
-        root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise EnvelopeRefused(
-            f"refused XML construct ({type(exc).__name__}): DTDs and entities are not accepted"
-        ) from None
-    except ParseError as exc:
-        raise EnvelopeRefused(f"the body is not well-formed XML: {exc}") from None
-    if root.tag != f"{{{SOAP_NS}}}Envelope":
-        raise EnvelopeRefused("the body is not a SOAP 1.1 envelope")
-    notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
-    if notifications is None:
-        raise EnvelopeRefused("the SOAP body holds no Outbound Message <notifications>")
-    organization = _text(notifications.find(f"{{{OUTBOUND_NS}}}OrganizationId"))
-    if not organization:
-        raise EnvelopeRefused("OrganizationId is missing")
-    found = []
-    for element in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
-        found.append(_notification(element))
-    if not found:
-        raise EnvelopeRefused("the message holds no Notification")
-    return OutboundMessage(organization, found)
-
-
-def same_organization(sent: str, configured: str) -> bool:
-    """Org ids come as 15 (case-sensitive) or 18 characters; the first 15 identify the org."""
-    return sent[:15] == configured[:15] and len(sent) in (15, 18)
-
-
-def _notification(element: Element) -> Notification:
-    notification_id = _text(element.find(f"{{{OUTBOUND_NS}}}Id"))
-    sobject = element.find(f"{{{OUTBOUND_NS}}}sObject")
-    if not notification_id or sobject is None:
-        raise EnvelopeRefused("a Notification lacks its Id or sObject")
-    declared = sobject.get(f"{{{XSI_NS}}}type", "")
-    object_type = declared.rsplit(":", 1)[-1]
-    fields: dict[str, str] = {}
-    for child in sobject:
-        name = child.tag.rsplit("}", 1)[-1]
-        text = _text(child)
-        if text and child.get(f"{{{XSI_NS}}}nil") != "true":
-            fields[name] = text
-    return Notification(notification_id, object_type, fields)
-
-
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
 
 
 def plain_amount(text: str) -> str:
@@ -180,6 +86,31 @@ def map_notification(n: Notification, mapping: SalesforceMapping) -> list[dict[s
     if n.object_type == "Opportunity":
         return _opportunity(n, mapping, base, record, common)
     return []
+
+
+@dataclass(frozen=True)
+class MappedNotifications:
+    events: list[object]  # the envelopes of every mappable notification, in order
+    origin: list[int]  # events[i] came from notification origin[i]
+    ignored: int  # notifications no mapping applies to (not an error)
+    invalid: int  # notifications that cannot be mapped (acknowledged all the same: a resend is no better)
+
+
+def map_notifications(notifications: Sequence[Notification], mapping: SalesforceMapping) -> MappedNotifications:
+    """An Outbound Message's notifications → their envelopes, each remembering the notification it came from."""
+    flat: list[object] = []
+    origin: list[int] = []
+    ignored = invalid = 0
+    for index, notification in enumerate(notifications):
+        mapped = map_notification(notification, mapping)
+        if not mapped:
+            ignored += 1
+        elif all(isinstance(m, dict) for m in mapped):
+            flat.extend(mapped)
+            origin.extend(index for _ in mapped)
+        else:
+            invalid += 1
+    return MappedNotifications(flat, origin, ignored, invalid)
 
 
 def _lead(

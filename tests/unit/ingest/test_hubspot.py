@@ -7,12 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hubspot.utils.signature import Signature
 
-from services.ingest.domain.hubspot import (
-    HubSpotMapping,
-    SignatureRefused,
-    map_hubspot_event,
-    verify_signature,
-)
+from services.ingest.domain.hubspot import HubSpotMapping, map_hubspot_event, map_hubspot_items
+from services.ingest.domain.hubspot_signature import SignatureRefused, verify_signature
 from services.ingest.domain.problems import Problem
 
 SECRET = "app-secret"
@@ -149,3 +145,27 @@ def test_unmappable_items_name_the_field() -> None:
     problems = map_hubspot_event(_event(subscriptionType="contact.creation"), MAPPING)
     assert problems == [Problem("objectId", "is required (a whole number or a string id)")]
     assert map_hubspot_event(_event(subscriptionType="company.creation", objectId=1), MAPPING) == []
+
+
+def test_a_webhook_maps_item_by_item_and_each_event_remembers_its_item() -> None:
+    merge = _event(subscriptionType="contact.merge", primaryObjectId=9, mergedObjectIds=[3, 4, 9])
+    ignored = _event(subscriptionType="company.creation", objectId=1)
+    broken = {"eventId": 7, "subscriptionType": "contact.creation"}
+    batch = map_hubspot_items(
+        [broken, merge, ignored, _event(subscriptionType="contact.creation", objectId=5)], MAPPING
+    )
+    assert [e["event_id"] for e in batch.events if isinstance(e, dict)] == [
+        "hubspot-100-3",
+        "hubspot-100-4",
+        "hubspot-100",
+    ]
+    assert batch.origin == [1, 1, 3]
+    assert batch.errors == [
+        {
+            "index": 0,
+            "event_id": "hubspot-7",
+            "field": "occurredAt",
+            "reason": "is required (milliseconds since the epoch)",
+        }
+    ]
+    assert batch.ignored == 1

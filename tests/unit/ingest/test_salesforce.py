@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.ingest.domain.problems import Problem
-from services.ingest.domain.salesforce import (
-    ACK,
-    EnvelopeRefused,
-    SalesforceMapping,
-    fault,
-    map_notification,
-    parse,
-    same_organization,
-)
+from services.ingest.domain.salesforce import SalesforceMapping, map_notification, map_notifications
+from services.ingest.domain.salesforce_soap import ACK, EnvelopeRefused, fault, parse, same_organization
 
 ORG = "00D000000000062EAA"
 
@@ -95,6 +88,23 @@ def test_statuses_follow_the_mapping_and_conversion_links_the_contact() -> None:
 def test_a_notification_without_its_date_is_unmappable() -> None:
     [n] = parse(envelope(("04l1", "Lead", "<sf:Id>00Q1</sf:Id><sf:Status>x</sf:Status>"))).notifications
     assert map_notification(n, SalesforceMapping()) == [Problem("sObject.LastModifiedDate", "is required")]
+
+
+def test_a_message_maps_notification_by_notification_and_each_event_remembers_its_notification() -> None:
+    converted = lead("Working - Contacted", "<sf:ConvertedContactId>003X</sf:ConvertedContactId>")
+    message = parse(
+        envelope(
+            ("04l1", "Lead", lead("Open - Not Contacted")),
+            ("04l2", "Lead", "<sf:Id>00Q1</sf:Id>"),
+            ("04l3", "Lead", converted),
+            ("04l4", "Opportunity", WON),
+        )
+    )
+    batch = map_notifications(message.notifications, SalesforceMapping())
+    ids = [e["event_id"] for e in batch.events if isinstance(e, dict)]
+    assert ids == ["salesforce-04l3", "salesforce-04l3-converted", "salesforce-04l4"]
+    assert batch.origin == [2, 2, 3]
+    assert (batch.ignored, batch.invalid) == (1, 1)
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
