@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run up down status migrate test lint typecheck imports deps unit integration e2e bench clean install lock
+.PHONY: run up down status migrate test lint typecheck imports deps unit integration e2e bench clean install lock demo
 
 UV_VERSION := 0.13.9
 
@@ -41,6 +41,11 @@ migrate: up
 
 run: migrate
 	deploy/local/run-services.sh
+
+# The demo website (examples/website) on 127.0.0.1:8080, its analytics.js calls sent to the local ingest
+# (`make run` in another terminal); its tracker key is made on first use (docs/website.md).
+demo: migrate
+	deploy/local/browser.sh demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench migrations

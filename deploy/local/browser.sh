@@ -3,6 +3,7 @@
 # and the tracking libraries' browser bundles, fetched from npm once and cached in $STAGETRACK_LOCAL/npm.
 # usage: browser.sh setup   installs what is missing, then prints one `name=path` line per thing (stdout)
 #        browser.sh paths   prints those lines only, failing when something is missing
+#        browser.sh demo    serves examples/website on 127.0.0.1:$STAGETRACK_DEMO_PORT (8080) for the local ingest
 source "$(dirname "$0")/common.sh"
 CHROMIUM="${STAGETRACK_CHROMIUM:-/usr/bin/chromium}"
 NPM_DIR="$LOCAL_DIR/npm"
@@ -44,6 +45,58 @@ fetch_package() {
   touch "$dir/.complete"
 }
 
+DEMO_PORT="${STAGETRACK_DEMO_PORT:-8080}"
+DEMO_ORIGIN="http://127.0.0.1:$DEMO_PORT"
+DEMO_DIR="$LOCAL_DIR/demo"
+STAGETRACK="$REPO_ROOT/.venv/bin/stagetrack"
+
+# demo_key_live KEY: the key is in the store, active, and allows the demo's origin (the database may be new).
+demo_key_live() {
+  "$STAGETRACK" keys list 2>/dev/null | awk -F'\t' -v prefix="${1:0:12}…" -v origin="$DEMO_ORIGIN" \
+    '$2 == prefix && $7 == "active" && (" " $5 " ") ~ (" " origin " ") { found = 1 } END { exit !found }'
+}
+
+# demo_write_key: $STAGETRACK_DEMO_WRITE_KEY, else the key made for the demo before (if still live), else a new
+# tracker key for the demo's origin; kept in $DEMO_DIR (git-ignored) with its lead-id verification secret.
+demo_write_key() {
+  if [ -n "${STAGETRACK_DEMO_WRITE_KEY:-}" ]; then echo "$STAGETRACK_DEMO_WRITE_KEY"; return 0; fi
+  local saved="$DEMO_DIR/write-key" out key
+  if [ -s "$saved" ] && demo_key_live "$(cat "$saved")"; then cat "$saved"; return 0; fi
+  [ -x "$STAGETRACK" ] || die "$STAGETRACK not found: run make install"
+  say "creating a tracker key for $DEMO_ORIGIN"
+  out="$("$STAGETRACK" keys create --source web --scope tracker --origin "$DEMO_ORIGIN")" \
+    || die "stagetrack keys create failed (is PostgreSQL up and migrated? make migrate)"
+  key="$(sed -n 's/^source web: //p' <<<"$out")"
+  [ -n "$key" ] || die "could not read the new key from: $out"
+  (umask 077; echo "$key" >"$saved"; sed -n 's/^lead id verification secret: //p' <<<"$out" >"$DEMO_DIR/lead-id-secret")
+  echo "$key"
+}
+
+# demo: the site's files linked into $DEMO_DIR/site beside a config.js naming the key and the ingest; the
+# npm bundle under /vendor/analytics-next/ for sites that host analytics.js themselves (STAGETRACK_DEMO_BUNDLE).
+demo() {
+  fetch_package @segment/analytics-next "$ANALYTICS_NEXT_VERSION" "$ANALYTICS_NEXT_DIR"
+  if port_open "$DEMO_PORT"; then die "port $DEMO_PORT is taken; stop what serves it or set STAGETRACK_DEMO_PORT"; fi
+  mkdir -p "$DEMO_DIR"
+  local key site="$DEMO_DIR/site" ingest="http://127.0.0.1:$INGEST_PORT" file
+  key="$(demo_write_key)"
+  rm -rf "$site"; mkdir -p "$site/vendor"
+  for file in "$REPO_ROOT"/examples/website/*; do ln -s "$file" "$site/"; done
+  ln -s "$(dirname "$ANALYTICS_NEXT_BUNDLE")" "$site/vendor/analytics-next"
+  cat >"$site/config.js" <<JS
+// Written by deploy/local/browser.sh demo; see examples/website/site.js for the fields.
+window.STAGETRACK_SITE = {"writeKey": "$key", "cdn": "$ingest", "bundle": "${STAGETRACK_DEMO_BUNDLE:-}"};
+JS
+  cat >&2 <<TEXT
+[stack] the demo site: $DEMO_ORIGIN/ (tracker key ${key:0:12}…, events to the ingest at $ingest)
+[stack]   1. in another terminal: make run   (the ingest, engine and KPI service)
+[stack]   2. open $DEMO_ORIGIN/, read a page or two, then send the form on $DEMO_ORIGIN/contact.html
+[stack]   3. watch the visitor become a lead: docs/website.md, "Watch a visitor become a lead"
+[stack] Ctrl-C stops the site.
+TEXT
+  exec "$REPO_ROOT/.venv/bin/python" -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory "$site"
+}
+
 print_paths() {
   local missing=0 line path
   for line in "chromium=$CHROMIUM" "analytics-next=$ANALYTICS_NEXT_BUNDLE" "rudderstack=$RUDDERSTACK_BUNDLE"; do
@@ -60,5 +113,6 @@ case "${1:-}" in
     fetch_package @rudderstack/analytics-js "$RUDDERSTACK_VERSION" "$RUDDERSTACK_DIR"
     print_paths ;;
   paths) print_paths ;;
-  *) die "usage: $0 setup|paths" ;;
+  demo) demo ;;
+  *) die "usage: $0 setup|paths|demo" ;;
 esac
