@@ -15,6 +15,7 @@ SERVICES = {
         "services.stage_engine.app.settings:EngineSettings",
     ),
     "kpi": ("services.kpi.app.bootstrap:create_app", "services.kpi.app.settings:KpiSettings"),
+    "dispatch": ("services.dispatch.app.bootstrap:create_app", "services.dispatch.app.settings:DispatchSettings"),
 }
 
 
@@ -158,6 +159,39 @@ async def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _dispatch(args: argparse.Namespace) -> int:
+    """The dispatcher's dead letters: listed, or queued again by id."""
+    from pydantic import ValidationError
+
+    from services.dispatch.app import admin
+    from services.dispatch.app.settings import DispatchSettings
+
+    try:
+        settings = DispatchSettings()
+    except ValidationError as exc:
+        print(f"stagetrack dispatch: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    if args.dispatch_command == "failed":
+        deliveries, records = await admin.list_failed(settings)
+        for d in deliveries:
+            row = (d.id, f"{d.failed_at:%Y-%m-%d %H:%M:%S}", d.endpoint, d.moment_kind, d.lead_id, d.webhook_id)
+            print("\t".join(" ".join(str(cell).split())[:300] for cell in (*row, d.attempts, d.last_error or "-")))
+        for r in records:
+            print("\t".join(("-", f"{r.set_aside_at:%Y-%m-%d %H:%M:%S}", "set aside", r.origin, r.reason[:300])))
+        print(f"{len(deliveries)} dead-lettered deliveries, {len(records)} unreadable lead events", file=sys.stderr)
+        return 0
+    try:
+        ids = admin.delivery_ids(args.id)
+    except ValueError as exc:
+        print(f"stagetrack dispatch resend: {exc}", file=sys.stderr)
+        return 2
+    queued, missing = await admin.resend(settings, ids)
+    print(f"queued again: {' '.join(map(str, queued)) or 'none'}")
+    if missing:
+        print(f"not dead-lettered (unknown, or already queued): {' '.join(map(str, missing))}", file=sys.stderr)
+    return 0 if not missing else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,7 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     which = redrive_p.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", action="append", help="engine:<partition>:<offset> or kpi:<position>; repeatable")
     which.add_argument("--all", action="store_true", help="every one not redriven before")
+    dispatch_p = sub.add_parser("dispatch", help="the dispatcher's dead-lettered webhooks")
+    dispatch_sub = dispatch_p.add_subparsers(dest="dispatch_command", required=True)
+    dispatch_sub.add_parser("failed", help="dead-lettered deliveries (id, time, endpoint, moment, lead, ...)")
+    resend_p = dispatch_sub.add_parser("resend", help="queue dead-lettered deliveries again (same webhook-id)")
+    resend_p.add_argument("id", nargs="+", help="a delivery id as `dispatch failed` lists it")
     args = parser.parse_args(argv)
+    if args.command == "dispatch":
+        return asyncio.run(_dispatch(args))
     if args.command == "dead-letters":
         return asyncio.run(_dead_letters(args))
     if args.command == "kpi":

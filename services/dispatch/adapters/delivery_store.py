@@ -1,0 +1,126 @@
+"""The deliverer's reads and writes of dispatch_deliveries and dispatch_attempts (asyncpg, autocommit statements).
+
+Claiming takes only each (endpoint, lead)'s oldest pending delivery, so a lead's moments reach an endpoint in
+the order they were queued; a delivery that is delivered or dead-lettered lets the next one through. A claim is
+a lease (`lease_until`): a dispatcher killed mid-send leaves it to expire, and the delivery is sent again with
+the same webhook-id. Two dispatchers never hold the same lease: the UPDATE re-checks it on the locked row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    webhook_id: str
+    endpoint: str
+    lead_id: str
+    moment_kind: str
+    body: bytes
+    recorded_at: datetime
+    attempts: int  # made before this one
+    expires_at: datetime
+
+
+_CLAIM = """
+WITH heads AS (
+    SELECT d.id, d.endpoint, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.endpoint ORDER BY d.next_attempt_at, d.id) AS rank
+    FROM dispatch_deliveries d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.endpoint = ANY($1::text[])
+      AND (d.lease_until IS NULL OR d.lease_until < now())
+      AND NOT EXISTS (
+          SELECT 1 FROM dispatch_deliveries e
+          WHERE e.state = 'pending' AND e.endpoint = d.endpoint AND e.lead_id = d.lead_id AND e.id < d.id)
+), chosen AS (
+    SELECT h.id FROM heads h JOIN unnest($1::text[], $2::int[]) AS b(endpoint, n) ON b.endpoint = h.endpoint
+    WHERE h.rank <= b.n ORDER BY h.next_attempt_at, h.id LIMIT $3
+)
+UPDATE dispatch_deliveries u SET lease_until = now() + $4::interval
+FROM chosen WHERE u.id = chosen.id AND u.state = 'pending' AND (u.lease_until IS NULL OR u.lease_until < now())
+RETURNING u.id, u.webhook_id, u.endpoint, u.lead_id, u.moment_kind, u.body, u.recorded_at, u.attempts, u.expires_at
+"""
+
+
+async def claim(conn: asyncpg.Connection, budgets: Mapping[str, int], limit: int, lease: timedelta) -> list[Claimed]:
+    """Leases at most `limit` due head deliveries, at most `budgets[endpoint]` per endpoint, oldest due first."""
+    wanted = {endpoint: n for endpoint, n in budgets.items() if n > 0}
+    if not wanted or limit <= 0:
+        return []
+    rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease)
+    claimed = [Claimed(**dict(r)) for r in rows]
+    return sorted(claimed, key=lambda c: c.id)
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    claimed: Claimed,
+    *,
+    started_at: datetime,
+    duration_seconds: float,
+    status: int | None,
+    error: str | None,
+    state: str,
+    next_attempt_at: datetime | None,
+) -> None:
+    """The attempt's row and the delivery's new state (pending with its next attempt, delivered, failed)."""
+    async with conn.transaction():
+        attempt = await conn.fetchval(
+            "UPDATE dispatch_deliveries SET attempts = attempts + 1, lease_until = NULL, state = $2, "
+            "last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END, "
+            "next_attempt_at = coalesce($4, next_attempt_at), "
+            "finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END "
+            "WHERE id = $1 AND state = 'pending' RETURNING attempts",
+            claimed.id,
+            state,
+            error,
+            next_attempt_at,
+        )
+        if attempt is not None:
+            await conn.execute(
+                "INSERT INTO dispatch_attempts (delivery_id, attempt, started_at, duration_seconds, status, error) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                claimed.id,
+                attempt,
+                started_at,
+                duration_seconds,
+                status,
+                error,
+            )
+
+
+async def fail_unconfigured(conn: asyncpg.Connection, configured: Sequence[str]) -> int:
+    """Dead-letters the pending deliveries of endpoints no longer in the subscriptions file (resendable once
+    the endpoint is back in it)."""
+    result = await conn.execute(
+        "UPDATE dispatch_deliveries SET state = 'failed', finished_at = now(), lease_until = NULL, "
+        "last_error = 'endpoint ' || endpoint || ' is not in the subscriptions file' "
+        "WHERE state = 'pending' AND endpoint <> ALL($1::text[])",
+        list(configured),
+    )
+    return int(result.split()[-1])
+
+
+async def fail_expired(conn: asyncpg.Connection, endpoints: Sequence[str]) -> list[str]:
+    """Dead-letters the pending deliveries of (paused) endpoints whose horizon passed; returns their endpoints."""
+    rows = await conn.fetch(
+        "UPDATE dispatch_deliveries SET state = 'failed', finished_at = now(), "
+        "last_error = 'the endpoint was paused past the retry horizon; last error: ' || coalesce(last_error, 'none') "
+        "WHERE state = 'pending' AND endpoint = ANY($1::text[]) AND expires_at <= now() "
+        "AND (lease_until IS NULL OR lease_until < now()) RETURNING endpoint",
+        list(endpoints),
+    )
+    return [r["endpoint"] for r in rows]
+
+
+async def next_due(conn: asyncpg.Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(next_attempt_at) FROM dispatch_deliveries WHERE state = 'pending'"
+    )
+    return value
