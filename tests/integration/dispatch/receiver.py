@@ -38,6 +38,7 @@ class Received:
 class Receiver:
     secret: str
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
     answers: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0
     got: list[Received] = field(default_factory=list)
@@ -82,7 +83,7 @@ async def _answer(send: Send, status: int) -> None:
 @contextlib.asynccontextmanager
 async def serving(receiver: Receiver) -> AsyncIterator[Receiver]:
     """Serves the receiver on its port until the block ends."""
-    config = uvicorn.Config(receiver, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(receiver, host=receiver.host, port=receiver.port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
