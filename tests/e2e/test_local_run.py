@@ -1,4 +1,4 @@
-"""What `make run` starts: the three services ready, Prometheus scraping them, a clean stop on Ctrl-C."""
+"""What `make run` starts: the four services ready, Prometheus scraping them, a clean stop on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from services.common.migrate import migrate_all
 from services.common.settings import ServiceSettings
 from tests.stack import REPO, eventually, free_port
 
-SERVICES = {"INGEST": "stagetrack-ingest", "ENGINE": "stagetrack-engine", "KPI": "stagetrack-kpi"}
+SERVICES = {
+    "INGEST": "stagetrack-ingest",
+    "ENGINE": "stagetrack-engine",
+    "KPI": "stagetrack-kpi",
+    "DISPATCH": "stagetrack-dispatch",
+}
 
 
 @pytest.fixture
@@ -81,12 +86,12 @@ async def test_services_become_ready_are_scraped_and_stop_cleanly(
             health = {t["labels"]["job"]: t["health"] for t in body["data"]["activeTargets"]}
             return health == {job: "up" for job in SERVICES.values()}
 
-        await eventually(all_targets_up, 60, "Prometheus sees the three services up")
+        await eventually(all_targets_up, 60, "Prometheus sees the four services up")
 
     os.killpg(services.pid, signal.SIGINT)  # what Ctrl-C in `make run` sends
     assert services.wait(timeout=30) == 0
     log = (tmp_path / "services.log").read_text()
-    for name in ("ingest", "engine", "kpi"):
+    for name in ("ingest", "engine", "kpi", "dispatch"):
         assert f"[{name}] INFO:     Application shutdown complete." in log, log
     async with httpx.AsyncClient(timeout=2) as client:
         for port in ports.values():
