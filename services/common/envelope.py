@@ -15,6 +15,7 @@ import orjson
 
 EVENT_TYPES: tuple[str, ...] = (
     "page_viewed",
+    "screen_viewed",
     "content_downloaded",
     "email_clicked",
     "webinar_attended",

@@ -11,6 +11,7 @@ ignored: `traits` of a track call, `type` on /v1/track). `segment-call.schema.js
 - track: an event name that is a type ("Form Submitted", "form_submitted", any case, spaces or hyphens for
   `_`) takes that type's properties; any other name is a `tracked` event of that name.
 - page: the page_viewed properties; without `properties.path`, the path of `properties.url`.
+- screen: the screen_viewed properties; the call's `name` and `category` win over those of `properties`.
 - identify: `traits.email`, when present, is the person's email; group: `groupId` is the account.
 """
 
@@ -99,6 +100,32 @@ class SegmentSchemas:
         by_url = {"required": ["url"], "properties": {"path": {"enum": [None, ""]}, "url": url_path}}
         schema["anyOf"] = [{"required": ["path"], "properties": {"path": path}}, by_url]
         return schema
+
+    def _screen(self) -> tuple[JSON, list[JSON]]:
+        """The call's `name` and `category` (unless null or "") win over those of `properties`; `properties` is
+        screen_viewed's without them, and may be null or absent when the call names the screen."""
+        schema = {k: copy.deepcopy(v) for k, v in self._types["screen_viewed"].items() if k not in _FILE_KEYS}
+        name, category = schema["properties"].pop("name"), schema["properties"].pop("category")
+        absent = {"enum": [None, ""]}
+        named_inside = {"type": "object", "required": ["name"], "properties": {"name": name}}
+        name_rule = {
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": name}},
+                {"required": ["properties"], "properties": {"name": absent, "properties": named_inside}},
+            ]
+        }
+        category_rule = {
+            "anyOf": [
+                {"required": ["category"], "properties": {"category": category}},
+                {"properties": {"category": absent, "properties": {"properties": {"category": category}}}},
+            ]
+        }
+        fields = {
+            "properties": {**self._note("properties"), "anyOf": [{"type": "null"}, schema]},
+            "name": {**self._note("name"), "anyOf": [absent, name]},
+            "category": {**self._note("category"), "anyOf": [absent, category]},
+        }
+        return fields, [name_rule, category_rule, self._some_id("anonymousId")]
 
     def _track(self) -> tuple[JSON, list[JSON]]:
         typed = [self._track_as(t) for t in _TRACK_TYPES]

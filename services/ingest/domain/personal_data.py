@@ -9,7 +9,8 @@ The rule, as users read it in docs/ingest-validation.md:
 - Refused are, anywhere in `properties` (nested objects and arrays too):
   - a key that names personal data (`personal_keys`: English and Japanese, camelCase, snake_case, dotted,
     full-width, plus the operator's STAGETRACK_PERSONAL_KEYS) when it holds a value: null, "", true/false and
-    empty objects/arrays carry nothing. The top-level `name` of a `tracked` event is the event's name, and
+    empty objects/arrays carry nothing. The top-level `name` of a `tracked` event is the event's name (of a
+    `screen_viewed` the screen's), and
     the `name` of an object under a thing's key (`product`, `items`, `company`: `names_a_thing`) the thing's;
   - an email address or a phone number in a value or a key, in any spelling `personal_values` undoes
     (percent-encoding, HTML references, full-width characters, `[at]`), also inside URLs.
@@ -41,6 +42,7 @@ from services.ingest.domain.problems import Problem, field_path
 
 IDENTIFYING_TYPES = frozenset({"form_submitted", "identified"})
 _OWN_NAME = frozenset({"name"})  # a tracked event's top-level `name` is the event's; a product's is the product's
+_NAMED_TYPES = frozenset({"tracked", "screen_viewed"})  # whose top-level `name` names the event or the screen
 _NOTHING: frozenset[str] = frozenset()
 _CONTAINERS = (dict, list, Mapping)  # a tuple: `a | b` in isinstance() builds a union object on every call
 _KEY_CACHE_SIZE = 8192  # distinct keys remembered; past it a key is classified again each time (~3 µs)
@@ -74,7 +76,8 @@ class PersonalDataGuard:
         if isinstance(anonymous_id, str) and needs_a_look(anonymous_id):
             scan.look_at(anonymous_id, ("anonymous_id",))
         if isinstance(properties, dict) or isinstance(properties, Mapping):  # the ABC check is the slow one
-            self._walk_object(properties, ("properties",), _OWN_NAME if event_type == "tracked" else _NOTHING, scan)
+            named = isinstance(event_type, str) and event_type in _NAMED_TYPES  # a list as type is unhashable
+            self._walk_object(properties, ("properties",), _OWN_NAME if named else _NOTHING, scan)
         return scan.problems
 
     def _key_kind(self, key: str) -> object:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from services.common.api_keys import ApiKey
 
-# The event types a web page produces (Segment's page, identify, alias and group calls map onto these too).
-TRACKER_TYPES = frozenset({"page_viewed", "tracked", "form_submitted", "identified"})
+# The event types a web page or an app produces (Segment's page, screen, identify, alias and group calls map
+# onto these too).
+TRACKER_TYPES = frozenset({"page_viewed", "screen_viewed", "tracked", "form_submitted", "identified"})
 POSTING_SCOPES = ("crm", "tracker")
 LEAD_ID_HASH = "lead_id_hash"
 

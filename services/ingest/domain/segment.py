@@ -3,9 +3,8 @@
 The result is a plain envelope dict, not yet validated: it goes through `EventValidator.validate_batch`
 like any other event, so a bad call gets the same errors (named by the envelope's field names).
 
-- `page` → `page_viewed`: path, url, title, referrer from `properties`, else from `context.page` (no path: the
-  url's path); the page's `name` becomes `page_name` and its `category` `page_category` (a page name is not a
-  person's name); `context.campaign.name` becomes `campaign`.
+- `page` → `page_viewed`, `screen` → `screen_viewed`: `segment_views` (what a view keeps of its context, and
+  how an anonymous one is reduced).
 - `identify` → `identified`: userId → lead_id, anonymousId → anonymous_id; `traits` → `properties.traits`,
   `traits.email` → `properties.email`.
 - `alias` → `identified`: previousId → anonymous_id, userId → lead_id (links the two); no properties.
@@ -17,20 +16,23 @@ like any other event, so a bad call gets the same errors (named by the envelope'
   properties (a product's, a plan's) is kept as `property_name`.
 
 For every call: messageId → event_id (never generated: it is the idempotency key, so a call without one is
-refused as "event_id is required"); timestamp, else originalTimestamp → occurred_at (Segment's sentAt clock
-correction is not applied); `context.groupId` → account_id. Numeric userId/anonymousId/groupId become strings;
-empty or null ones are absent. The rest of `context` (ip, userAgent, library, traits...) and `integrations` are
-dropped. Another call type (`screen`) keeps its name as the type and is refused by validation.
+refused as "event_id is required"); timestamp, else originalTimestamp → occurred_at, corrected for the
+device's clock (`clock_skew`) when a client-side library sent it and the route gives the time it was received;
+`context.groupId` → account_id. Numeric userId/anonymousId/groupId become strings; empty or null ones are
+absent. The rest of `context` (ip, userAgent, library, traits...) and `integrations` are dropped. Another
+call type keeps its name as the type and is refused by validation.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from services.common.envelope import EVENT_TYPES
+from services.ingest.domain.clock_skew import corrected, is_client_side
+from services.ingest.domain.segment_views import call_context, call_properties, map_page, map_screen
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 _TRACK_TYPES = frozenset(EVENT_TYPES) - {"tracked"}  # "Tracked" is just another name
@@ -48,11 +50,23 @@ def map_segment_batch(body: object) -> list[object]:
     return [map_segment_call(c, path_type=None) if isinstance(c, Mapping) else c for c in body["batch"]]
 
 
-def map_segment_call(call: Mapping[str, object], *, path_type: str | None) -> dict[str, object]:
+def map_segment_call(
+    call: Mapping[str, object],
+    *,
+    path_type: str | None,
+    received_at: datetime | None = None,
+    sent_at: object = None,
+) -> dict[str, object]:
     """One Segment call as an envelope; `path_type` is the call type named by the path (`/v1/track` ->
-    "track") and wins over the call's own `type`; None (batch items) reads `type` from the call."""
+    "track") and wins over the call's own `type`; None (batch items) reads `type` from the call. With
+    `received_at`, a client-side library's stamp is corrected by the call's `sentAt`, else `sent_at` (the
+    batch's: analytics.js sends one for the whole batch)."""
     kind = path_type if path_type is not None else call.get("type")
     envelope = _common(call)
+    if received_at is not None and "occurred_at" in envelope and is_client_side(call_context(call)):
+        sent = call.get("sentAt") or sent_at
+        if (occurred_at := corrected(envelope["occurred_at"], sent, received_at)) is not None:
+            envelope["occurred_at"] = occurred_at
     mapper = _MAPPERS.get(kind.lower()) if isinstance(kind, str) else None
     if mapper is None:
         if kind is not None:
@@ -79,7 +93,7 @@ def _common(call: Mapping[str, Any]) -> dict[str, object]:
         envelope["occurred_at"] = occurred_at
     _set_id(envelope, "anonymous_id", call.get("anonymousId"))
     _set_id(envelope, "lead_id", call.get("userId"))
-    _set_id(envelope, "account_id", _context(call).get("groupId"))
+    _set_id(envelope, "account_id", call_context(call).get("groupId"))
     return envelope
 
 
@@ -97,51 +111,9 @@ def _whole_and_exact(value: float) -> bool:
     return abs(value) <= 2**53 and value == int(value)
 
 
-def _context(call: Mapping[str, Any]) -> Mapping[str, Any]:
-    context = call.get("context")
-    return context if isinstance(context, Mapping) else {}
-
-
-def _sub(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = mapping.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _properties(call: Mapping[str, Any]) -> object:
-    raw = call.get("properties")
-    return {} if raw is None else raw  # anything but an object is reported by validation
-
-
-def _page(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
-    envelope["type"] = "page_viewed"
-    raw = _properties(call)
-    if not isinstance(raw, Mapping):
-        envelope["properties"] = raw
-        return
-    props = dict(raw)
-    page_name = props.pop("name", None) or call.get("name")
-    category = props.pop("category", None) or call.get("category")
-    page = _sub(_context(call), "page")
-    for key in ("path", "url", "title", "referrer"):
-        value = props.get(key) if props.get(key) not in (None, "") else page.get(key)
-        if value is None or (value == "" and key in ("path", "url")):
-            props.pop(key, None)
-        else:
-            props[key] = value
-    if "path" not in props and isinstance(props.get("url"), str):
-        props["path"] = urlsplit(props["url"]).path or "/"
-    for key, value in (("page_name", page_name), ("page_category", category)):
-        if value is not None:
-            props[key] = value
-    campaign = _sub(_context(call), "campaign").get("name")
-    if campaign is not None and props.get("campaign") is None:
-        props["campaign"] = campaign
-    envelope["properties"] = props
-
-
 def _identify(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
     envelope["type"] = "identified"
-    traits = call.get("traits", _context(call).get("traits"))
+    traits = call.get("traits", call_context(call).get("traits"))
     props: dict[str, object] = {}
     if traits is not None:
         props["traits"] = traits
@@ -164,7 +136,7 @@ def _group(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
 
 
 def _track(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
-    name, raw = call.get("event"), _properties(call)
+    name, raw = call.get("event"), call_properties(call)
     mapped = track_type(name)
     envelope["type"] = mapped or "tracked"
     if mapped is not None or not isinstance(raw, Mapping):
@@ -179,7 +151,8 @@ def _track(call: Mapping[str, Any], envelope: dict[str, object]) -> None:
 
 
 _MAPPERS: dict[str, Callable[[Mapping[str, Any], dict[str, object]], None]] = {
-    "page": _page,
+    "page": map_page,
+    "screen": map_screen,
     "identify": _identify,
     "alias": _alias,
     "group": _group,

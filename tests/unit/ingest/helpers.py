@@ -13,6 +13,7 @@ RECEIVED_AT = datetime(2024, 7, 1, 0, 0, 5, tzinfo=UTC)  # after every example e
 # One valid `properties` per type, written from PRODUCT.md's table (not read from the schemas under test).
 VALID_PROPERTIES: dict[str, dict[str, Any]] = {
     "page_viewed": {"path": "/pricing", "url": "https://example.com/pricing", "title": "Pricing"},
+    "screen_viewed": {"name": "Pricing", "category": "Plans"},
     "content_downloaded": {"content_id": "wp-1", "campaign": "spring"},
     "email_clicked": {"campaign": "newsletter-5"},
     "webinar_attended": {"webinar_id": "wb-1"},
@@ -45,6 +46,7 @@ VALID_PROPERTIES: dict[str, dict[str, Any]] = {
 # The required properties per type, in bold in PRODUCT.md.
 REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
     "page_viewed": ("path",),
+    "screen_viewed": ("name",),
     "content_downloaded": ("content_id",),
     "email_clicked": ("campaign",),
     "webinar_attended": ("webinar_id",),

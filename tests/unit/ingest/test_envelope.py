@@ -94,7 +94,7 @@ def test_a_numeric_timestamp_is_refused(validator: EventValidator) -> None:
 def test_an_unknown_type_is_refused_listing_the_types(validator: EventValidator) -> None:
     [(field, reason)] = errors_of(validator, event("deal_closed"))
     assert field == "type"
-    assert reason.startswith("must be one of: page_viewed, content_downloaded,")
+    assert reason.startswith("must be one of: page_viewed, screen_viewed, content_downloaded,")
     assert "feedback_submitted" in reason
 
 

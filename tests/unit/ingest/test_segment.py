@@ -48,12 +48,12 @@ def test_page_maps_to_page_viewed_from_properties_and_context(validator: EventVa
         "anonymous_id": "anon-1",
         "properties": {
             "path": "/pricing",
-            "url": "https://example.com/pricing?plan=pro",
+            "url": "https://example.com/pricing",  # anonymous: the query string goes, but for UTM parameters
             "title": "Pricing | Example",
             "referrer": "https://google.com/",
-            "search": "?plan=pro",
             "page_name": "Pricing",
             "campaign": "spring",
+            "utm_source": "google",
         },
     }
     [(_, event)] = check(validator, envelope).accepted  # a page name is not a person's name
@@ -61,14 +61,22 @@ def test_page_maps_to_page_viewed_from_properties_and_context(validator: EventVa
 
 
 def test_a_page_without_a_path_takes_the_urls_path() -> None:
-    envelope = map_segment_call(call("page", properties={"url": "https://example.com/docs/start?x=1"}), path_type=None)
+    page = call("page", userId="crm-42", properties={"url": "https://example.com/docs/start?x=1"})
+    envelope = map_segment_call(page, path_type=None)
     assert envelope["properties"] == {"url": "https://example.com/docs/start?x=1", "path": "/docs/start"}
 
 
-def test_a_page_with_an_email_in_its_referrer_is_refused(validator: EventValidator) -> None:
+def test_an_anonymous_pages_referrer_keeps_only_its_origin(validator: EventValidator) -> None:
     page = call("page", properties={"path": "/", "referrer": "https://mail.example.com/?to=hanako%40example.co.jp"})
+    envelope = map_segment_call(page, path_type="page")
+    assert envelope["properties"] == {"path": "/", "referrer": "https://mail.example.com/"}
+    assert check(validator, envelope).errors == []
+
+
+def test_a_page_with_an_email_in_a_utm_parameter_is_refused(validator: EventValidator) -> None:
+    page = call("page", properties={"url": "https://example.jp/?utm_content=hanako%40example.co.jp&a=1"})
     [(field, reason)] = errors_of(validator, map_segment_call(page, path_type="page"))
-    assert field == "properties.referrer" and reason.startswith("personal data (an email address)")
+    assert field == "properties.url" and reason.startswith("personal data (an email address)")
 
 
 def test_identify_maps_to_identified_with_traits_and_email(validator: EventValidator) -> None:
@@ -209,7 +217,7 @@ def test_the_path_type_wins_over_the_calls_type() -> None:
 
 
 def test_an_unsupported_call_type_is_refused_by_validation(validator: EventValidator) -> None:
-    [(field, reason)] = errors_of(validator, map_segment_call(call("screen", name="Home"), path_type=None))
+    [(field, reason)] = errors_of(validator, map_segment_call(call("record", name="Home"), path_type=None))
     assert field == "type" and reason.startswith("must be one of:")
     no_type = call("track", event="x")
     del no_type["type"]
