@@ -12,6 +12,7 @@ import yaml
 from services.common.envelope import EVENT_TYPES
 from services.common.stage_model.conditions import CelSyntaxError, Condition, compile_condition
 from services.common.stage_model.model_checks import check_references
+from services.common.stage_model.model_dimensions import check_dimensions, compile_dimensions, dimensions_by_event
 from services.common.stage_model.model_schema import format_path, validate_against_schema
 from services.common.stage_model.model_types import (
     ModelError,
@@ -39,6 +40,7 @@ def build_model(text: str, *, source: str, currency: str) -> StageModel:
             raise ModelIssue((), "the model must be a YAML mapping (name, divisions, stages, ...)")
         validate_against_schema(data)
         check_references(data)
+        check_dimensions(data)
         return _compile(data, doc, currency)
     except ModelIssue as exc:
         raise ModelError(source, doc.line_of(exc.path), exc.reason) from exc
@@ -80,6 +82,7 @@ def _compile(data: dict[str, Any], doc: YamlDocument, currency: str) -> StageMod
         sla["stage"]: Sla(sla["id"], sla["stage"], _duration(sla["within"]), frozenset(sla.get("satisfied_by", [])))
         for sla in data.get("slas", [])
     }
+    dimensions = compile_dimensions(data)
     return StageModel(
         name=data["name"],
         version=model_version(data),
@@ -94,6 +97,7 @@ def _compile(data: dict[str, Any], doc: YamlDocument, currency: str) -> StageMod
         revenue_kinds=dict(data.get("revenue", {})),
         attribution={kind: dict(weights) for kind, weights in data.get("attribution", {}).items()},
         currency=currency,
+        dimensions=dimensions,
         _transitions={
             (stage, event_type): _candidates(transitions, stages, stage, event_type)
             for stage in stages
@@ -102,6 +106,7 @@ def _compile(data: dict[str, Any], doc: YamlDocument, currency: str) -> StageMod
         _any_event_transitions={stage: _candidates(transitions, stages, stage, None) for stage in stages},
         _scoring={et: tuple(r for r in scoring if r.on is None or et in r.on) for et in EVENT_TYPES},
         _any_event_scoring=tuple(r for r in scoring if r.on is None),
+        _dimensions=dimensions_by_event(dimensions),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from services.common.stage_model.conditions import Condition
+from services.common.stage_model.dimensions import Dimension
 from services.common.stage_model.property_match import PropertyTest
 
 
@@ -87,11 +88,20 @@ class StageModel:
     revenue_kinds: Mapping[str, str]  # event type -> kind
     attribution: Mapping[str, Mapping[str, int]]  # kind -> division -> weight
     currency: str = "JPY"
+    dimensions: tuple[Dimension, ...] = ()  # in declaration order
     # Precomputed lookups for the hot path: (stage, event type) -> candidate rules in declared order.
     _transitions: Mapping[tuple[str, str], tuple[Transition, ...]] = field(default_factory=dict, repr=False)
     _any_event_transitions: Mapping[str, tuple[Transition, ...]] = field(default_factory=dict, repr=False)
     _scoring: Mapping[str, tuple[ScoringRule, ...]] = field(default_factory=dict, repr=False)
     _any_event_scoring: tuple[ScoringRule, ...] = field(default=(), repr=False)
+    _dimensions: Mapping[str, tuple[Dimension, ...]] = field(default_factory=dict, repr=False)  # by event type
+
+    def dimensions_for(self, event_type: str) -> tuple[Dimension, ...]:
+        """The dimensions an event of `event_type` may show a value for (the engine's hot path)."""
+        return self._dimensions.get(event_type, ())
+
+    def dimension(self, name: str) -> Dimension | None:
+        return next((d for d in self.dimensions if d.name == name), None)
 
     def transitions_for(self, stage: str, event_type: str) -> tuple[Transition, ...]:
         """Rules that may move a lead in `stage` on `event_type`; backward moves are already left out."""
