@@ -11,7 +11,8 @@ from datetime import datetime
 # What each scope may do (docs/security.md "Scopes" holds the same table for readers).
 SCOPE_TABLE: dict[str, str] = {
     "tracker": "web event types only (page/screen views, tracked, form_submitted, identified, alias, group); "
-    "a lead_id only with a valid identity-verification hash",
+    "a lead_id only with a valid identity-verification hash; from browsers only at its listed origins; "
+    "analytics.js' settings document",
     "crm": "every event type, on /v1/events and the Segment routes",
     "connector:hubspot": "the HubSpot connector's route",
     "connector:salesforce": "the Salesforce connector's route (the key is the path token)",

@@ -1,5 +1,6 @@
-"""Who is posting and may they: the key (shared check in services.common.auth) and, for a tracker key, each
-event's type and lead id (services.ingest.domain.scopes). Refusals keep the ingest's error shape."""
+"""Who is posting and may they: the key (shared check in services.common.auth), the page's origin for a browser
+(api/cors.py) and, for a tracker key, each event's type and lead id (services.ingest.domain.scopes). Refusals
+keep the ingest's error shape."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ from fastapi import Request
 from services.common.api_keys import ApiKey
 from services.common.auth import AuthRefused, authenticate, refusal
 from services.common.keys import KeyStore
+from services.ingest.api.cors import admit_origin
 from services.ingest.api.errors import RequestRefused
 from services.ingest.domain.scopes import LEAD_ID_HASH, may_post, out_of_scope
 
 
-async def posting_key(request: Request) -> ApiKey:
-    """The request's key if it may post events at all (`crm` or `tracker`): 401, 403 or 503 otherwise."""
+async def posting_key(request: Request, presented: str | None = None) -> ApiKey:
+    """The request's key (of its Authorization header, else `presented`: a writeKey from the body) if it may post
+    events at all (`crm` or `tracker`) and, from a browser, at the page's origin: 401, 403 or 503 otherwise."""
     store: KeyStore = request.app.state.keys
     try:
-        key = await authenticate(request, store)
+        key = await authenticate(request, store, presented)
     except AuthRefused as exc:
         raise RequestRefused(exc.status, exc.field, exc.reason, headers=exc.headers) from None
     if not may_post(key):
         raise RequestRefused(403, "authorization", f"{refusal(key, 'post events')}: that needs scope crm or tracker")
+    admit_origin(request, key)
     return key
 
 

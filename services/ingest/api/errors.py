@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from services.ingest.api.cors_answer import cors_headers
+
 
 class RequestRefused(Exception):
     """A whole request is refused (bad body, auth, limits, broker down); `field` names what was wrong."""
@@ -30,4 +32,5 @@ def error_body(accepted: int, errors: Sequence[dict[str, Any]]) -> dict[str, Any
 async def refused_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestRefused)
     error = {"index": exc.index, "event_id": None, "field": exc.field, "reason": exc.reason}
-    return JSONResponse(error_body(0, [error]), status_code=exc.status, headers=exc.headers)
+    headers = cors_headers(request.scope, exc.headers)  # a page at an allowed origin may read why
+    return JSONResponse(error_body(0, [error]), status_code=exc.status, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.api.auth import posting_key, refuse_out_of_scope, take_lead_id_hashes
 from services.ingest.api.body import read_json
+from services.ingest.api.cors_answer import cors_headers
 from services.ingest.api.errors import RequestRefused, error_body
 from services.ingest.app.intake import Intake
 from services.ingest.domain.storable import TOO_LARGE
@@ -21,7 +23,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "The API key is missing, unknown or revoked"},
     403: {
         "description": "The key's scopes do not cover the request: not a crm or tracker key, or a tracker key sending "
-        "a type other than a web event, or a lead_id without its valid lead_id_hash (nothing is published)"
+        "a type other than a web event, or a lead_id without its valid lead_id_hash; or a browser's Origin the key "
+        "does not list (nothing is published)"
     },
     413: {
         "description": "Body (also after gunzip) or event count over the limit; or no event was accepted and one "
@@ -51,11 +54,14 @@ def items_of(body: object, max_events: int, key: str = "events") -> list[object]
     return items
 
 
-async def accept(request: Request, items: list[object], source: str, ok_status: int) -> JSONResponse:
+async def accept(
+    request: Request, items: list[object], source: str, ok_status: int, received_at: datetime | None = None
+) -> JSONResponse:
     intake: Intake = request.app.state.intake
-    result = await intake.accept(items, source)
+    result = await intake.accept(items, source, received_at)
     status = ok_status if result.accepted else 413 if any(_too_large(e) for e in result.errors) else 422
-    return JSONResponse(error_body(result.accepted, result.errors), status_code=status)
+    headers = cors_headers(request.scope)  # None unless a browser's origin was admitted
+    return JSONResponse(error_body(result.accepted, result.errors), status_code=status, headers=headers)
 
 
 def _too_large(error: dict[str, Any]) -> bool:

@@ -37,9 +37,13 @@ from services.ingest.domain.schemas import Schema, Validators
 JSON = dict[str, Any]
 DESCRIPTION = (
     'Send events as `POST /v1/events` (one event or `{"events": [...]}`), or as Segment-spec calls on '
-    "`/v1/batch`, `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/alias`, `/v1/group`. Bodies may be gzipped "
-    "(`Content-Encoding: gzip`). Authenticate with `Authorization: Bearer KEY`, or with the key as the HTTP "
-    "Basic user name (Segment's write key). A 2xx means every event not listed in `errors` is durable in Kafka."
+    "`/v1/batch`, `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/alias`, `/v1/group` (analytics.js "
+    "also posts to `/v1/b` and `/v1/t`, `/v1/i`, `/v1/p`, `/v1/s`, `/v1/a`, `/v1/g`: the same routes). Bodies "
+    "may be gzipped (`Content-Encoding: gzip`), and are read as JSON whatever their Content-Type (analytics.js "
+    "sends text/plain). Authenticate with `Authorization: Bearer KEY`, or with the key as the HTTP Basic user "
+    "name (Segment's write key); on the Segment paths without that header, with `writeKey` in the body. A "
+    "request with an `Origin` header (a browser) is served only at an origin the key lists. A 2xx means every "
+    "event not listed in `errors` is durable in Kafka."
 )
 SECURITY: list[dict[str, list[str]]] = [{"bearerKey": []}, {"writeKey": []}]
 SECURITY_SCHEMES = {

@@ -19,8 +19,11 @@ from services.common.repeat_filter import throttle_loggers
 from services.common.service import database, service_app, standard_checks
 from services.common.unreachable import database_unreachable
 from services.ingest.adapters.deliveries import DeliveryLedger
+from services.ingest.adapters.library_files import development_library, load_library
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
-from services.ingest.api import connectors, events, segment
+from services.ingest.api import analytics_files, analytics_settings, connectors, events, segment
+from services.ingest.api.cors import preflight_router
+from services.ingest.api.cors_answer import cors_headers
 from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
 from services.ingest.api.openapi import install_openapi
@@ -29,6 +32,7 @@ from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
+from services.ingest.domain.library_files import BUNDLE, LibraryFile
 from services.ingest.domain.schemas import load_validators, read_schema
 from services.ingest.domain.validation import EventValidator
 
@@ -66,6 +70,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.deliveries = DeliveryLedger(engine)
             app.state.connectors = ConnectorIntake(app.state.intake, app.state.deliveries, app.state.connector_metrics)
             app.state.checks = standard_checks(settings, engine)
+            app.state.library = _library(settings)
             try:
                 with tuned_gc():
                     yield
@@ -85,6 +90,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(segment.router)
     app.include_router(connectors.router)
+    app.include_router(analytics_settings.router)
+    app.include_router(analytics_files.router)
+    app.include_router(preflight_router([*segment.POSTING_PATHS, "/sourceConfig", "/sourceConfig/"]))
     app.state.connector_metrics = ConnectorMetrics(registry)
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
@@ -100,19 +108,36 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
+def _library(settings: IngestSettings) -> dict[str, LibraryFile]:
+    """analytics.js' files when the ingest serves them (settings.analytics_js_dir), else none."""
+    folder = settings.analytics_js_dir
+    if folder is None and settings.environment == "development":
+        folder = development_library(SCHEMAS_DIR.parent)
+    if folder is None:
+        return {}
+    files = load_library(folder)
+    if BUNDLE not in files:
+        raise RuntimeError(
+            f"STAGETRACK_ANALYTICS_JS_DIR={folder} holds no {BUNDLE}: name @segment/analytics-next's dist/umd"
+        )
+    log.info("serving analytics.js from %s (%d files)", folder, len(files))
+    return files
+
+
 def _refusal(field: str, reason: str) -> dict[str, Any]:
     """The ingest's error shape for what the common client guard refuses (429, 408)."""
     return error_body(0, [{"index": None, "event_id": None, "field": field, "reason": reason}])
 
 
-def _unavailable(field: str, reason: str, retry_after: int) -> JSONResponse:
+def _unavailable(request: Request, field: str, reason: str, retry_after: int) -> JSONResponse:
     error = {"index": None, "event_id": None, "field": field, "reason": reason}
-    return JSONResponse(error_body(0, [error]), status_code=503, headers={"Retry-After": str(retry_after)})
+    headers = cors_headers(request.scope, {"Retry-After": str(retry_after)})  # a page may read when to retry
+    return JSONResponse(error_body(0, [error]), status_code=503, headers=headers)
 
 
 def _unavailable_handler(retry_after: int) -> Handler:
     async def handler(request: Request, exc: Exception) -> Response:
-        return _unavailable("kafka", f"{exc}; retry with the same event ids (stored once)", retry_after)
+        return _unavailable(request, "kafka", f"{exc}; retry with the same event ids (stored once)", retry_after)
 
     return handler
 
@@ -132,6 +157,6 @@ def _database_handler(retry_after: int) -> Handler:
             raise exc
         log.warning("PostgreSQL is out of reach during %s: %r", request.url.path, exc)
         reason = f"PostgreSQL is out of reach ({type(exc).__name__}); retry with the same event ids (stored once)"
-        return _unavailable("postgres", reason, retry_after)
+        return _unavailable(request, "postgres", reason, retry_after)
 
     return handler

@@ -37,9 +37,10 @@ class Intake:
             registry=registry,
         )
 
-    async def accept(self, items: Sequence[object], source: str) -> IntakeResult:
-        """Raises BrokerUnavailable when Kafka did not acknowledge: then none of the batch counts as accepted."""
-        events, errors = self._validate(items, source)
+    async def accept(self, items: Sequence[object], source: str, received_at: datetime | None = None) -> IntakeResult:
+        """Raises BrokerUnavailable when Kafka did not acknowledge: then none of the batch counts as accepted.
+        `received_at` (default: now) is the time the route read the request, when it already used it."""
+        events, errors = self._validate(items, source, received_at)
         await self._publish(source, events)
         self._count(source, "accepted", (e.type for e in events))
         return IntakeResult(len(events), errors)
@@ -55,8 +56,10 @@ class Intake:
         self._count(source, "duplicate", repeated.elements())
         return IntakeResult(len(events), errors, len(valid) - len(events))
 
-    def _validate(self, items: Sequence[object], source: str) -> tuple[list[Event], list[dict[str, Any]]]:
-        result = self._validator.validate_batch(items, source=source, received_at=datetime.now(UTC))
+    def _validate(
+        self, items: Sequence[object], source: str, received_at: datetime | None = None
+    ) -> tuple[list[Event], list[dict[str, Any]]]:
+        result = self._validator.validate_batch(items, source=source, received_at=received_at or datetime.now(UTC))
         self._count(source, "invalid", (_type_label(items[i]) for i in {e.index for e in result.errors}))
         return [event for _, event in result.accepted], [e.as_dict() for e in result.errors]
 

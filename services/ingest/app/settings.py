@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -34,6 +35,12 @@ class IngestSettings(ServiceSettings):
     # Key names refused on anonymous tracking events besides the built-in ones, as a JSON list such as
     # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md).
     personal_keys: list[str] = Field(default_factory=list)
+    # The ingest's URL as browsers reach it (e.g. https://track.example.jp): analytics.js is told to post there
+    # (docs/ingest-http.md, "analytics.js"). Unset: the scheme and host each settings request was addressed to.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    # The dist/umd folder of @segment/analytics-next, served as the site's analytics.js CDN (the bundle and its
+    # chunks). Unset: in development the copy deploy/local/browser.sh fetched, if any; otherwise not served.
+    analytics_js_dir: Path | None = None
     # HubSpot connector (docs/connectors.md): unset secret = the route answers 404 "connector not configured".
     hubspot_app_secret: SecretStr | None = None
     # The URL HubSpot posts to, as signed (set it behind a proxy); unset = the URL of the request as received.
