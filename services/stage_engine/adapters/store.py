@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.common.db import raw_connection
 from services.stage_engine.adapters.snapshot_codec import lead_from_json
 from services.stage_engine.adapters.store_documents import (
+    activity_document,
     array_document,
     events_document,
     owners_document,
@@ -98,7 +99,7 @@ class StoreTransaction:
         batches. Then `before_append` runs (the consumer's pipelining waits there for the batch in front to
         commit), and one statement writes the rest: the other snapshots, the new identities, the merges'
         re-pointing (it also sees identities the batch in front wrote), the consumer offsets (`GREATEST`: a late
-        writer never moves an offset back) and the append.
+        writer never moves an offset back), the append and the page and screen views (`lead_activity`).
 
         Nothing the batch in front writes is written before it committed, so it never waits for a lock this
         batch holds. Nothing another engine's final statement can wait for (identities, the append lock,
@@ -117,9 +118,10 @@ class StoreTransaction:
         append = (list(survivors), list(survivors.values()), group_id, topics, partitions, next_offsets, APPEND_LOCK)
         # the re-pointing does not see identities inserted by the same statement: they go to the final survivor
         identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
-        events = events_document(outcome.appended)
+        events = events_document(outcome.appended, outcome.cause_types)
         written = (snapshots_document(snapshots), *append, events, len(outcome.appended))
-        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners_document(identities))
+        activity = activity_document(outcome.activity.rows(survivors))
+        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners_document(identities), activity)
         if inserted != len(identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 

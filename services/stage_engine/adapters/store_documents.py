@@ -17,6 +17,7 @@ import orjson
 
 from services.common.lead_events.events import DomainEvent
 from services.stage_engine.adapters.store_errors import UnstorableValue
+from services.stage_engine.domain.activity import TallyRow
 from services.stage_engine.domain.lead import Identity, Lead
 
 
@@ -35,10 +36,18 @@ def snapshots_document(leads: Iterable[Lead]) -> str:
     return _dumps([(lead.lead_id, lead.version, lead) for lead in leads])
 
 
-def events_document(appended: Iterable[tuple[DomainEvent, int]]) -> str:
-    """`[[version, type, event], ...]`; the event as `to_dict` writes it without its `type`, which the
-    statement adds back."""
-    return _dumps([(version, type(event).__name__, event) for event, version in appended])
+def events_document(appended: Iterable[tuple[DomainEvent, int]], cause_types: Mapping[str, str] | None = None) -> str:
+    """`[[version, type, event, cause type], ...]`; the event as `to_dict` writes it without its `type`, which the
+    statement adds back; the cause type (the envelope's type) from `cause_types` by the event's cause id."""
+    causes = cause_types or {}
+    return _dumps(
+        [(version, type(event).__name__, event, causes.get(event.cause_event_id)) for event, version in appended]
+    )
+
+
+def activity_document(rows: Iterable[TallyRow]) -> str:
+    """`[[lead_id, kind, phase, key, campaign, views, first_seen, last_seen], ...]`"""
+    return _dumps(list(rows))
 
 
 def _dumps(rows: list[Any]) -> str:

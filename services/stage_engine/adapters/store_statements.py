@@ -5,6 +5,8 @@ is parsed once per statement."""
 
 from __future__ import annotations
 
+from services.stage_engine.adapters.activity_statement import ACTIVITY, ACTIVITY_KEYS_PER_LEAD
+
 # Claims the event ids ($1, ["id", ...]), looks the identities up ($2, [[kind, value], ...]), locks and loads the
 # leads they point at (not those in $3, ["lead", ...]).
 CLAIM = (
@@ -44,8 +46,8 @@ _IDENTITIES = (
 )
 # The merges' re-pointing (absorbed[], survivor[]), the consumer offsets (group, topic[], partition[], offset[]:
 # GREATEST, a late writer never moves one back), then the append: the lock (APPEND_LOCK, hash of the schema),
-# the positions taken after it, sorted and numbered 1..n, joined to the events ([[version, type, event], ...],
-# {n} of them) by their order.
+# the positions taken after it, sorted and numbered 1..n, joined to the events ([[version, type, event, cause type],
+# ...], {n} of them) by their order.
 _APPEND = (
     "repointed AS (UPDATE lead_identities i SET lead_id = m.survivor "
     "FROM unnest({absorbed}::text[], {survivor}::text[]) AS m(absorbed, survivor) WHERE i.lead_id = m.absorbed), "
@@ -56,9 +58,9 @@ _APPEND = (
     "locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({lock}::int, hashtext(current_schema()))), "
     "positions AS MATERIALIZED (SELECT p, row_number() OVER (ORDER BY p) AS n FROM "
     "(SELECT nextval('lead_event_position_seq') AS p FROM locked, generate_series(1, {n}::int)) s), "
-    "appended AS (INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data) "
-    "SELECT positions.p, r.e->2->>'lead_id', (r.e->>0)::int, r.e->>1, r.e->2->>'cause_event_id', "
-    "(r.e->2->>'occurred_at')::timestamptz, jsonb_build_object('type', r.e->1) || (r.e->2) "
+    "appended AS (INSERT INTO lead_events (position, lead_id, version, type, cause_event_id, occurred_at, data, "
+    "cause_type) SELECT positions.p, r.e->2->>'lead_id', (r.e->>0)::int, r.e->>1, r.e->2->>'cause_event_id', "
+    "(r.e->2->>'occurred_at')::timestamptz, jsonb_build_object('type', r.e->1) || (r.e->2), r.e->>3 "
     "FROM jsonb_array_elements({events}::text::jsonb) WITH ORDINALITY AS r(e, n) "
     "JOIN positions USING (n)) "
 )
@@ -79,8 +81,9 @@ _APPEND_PARAMS = dict(
 # one in front must hold no lock another engine's writing statement can wait for (`docs/engine.md`, "Lock waits").
 WRITE_SNAPSHOTS = _SNAPSHOTS.format(p="$1")
 # The batch's writes, once the batch in front committed: $1 the snapshots (not yet written), the append, $11 the
-# new identities; returns how many identities were inserted.
+# new identities, $12 the activity; returns how many identities were inserted.
 WRITE_ALL = (
     f"WITH snapshots AS ({_SNAPSHOTS.format(p='$1')}), {_APPEND.format(**_APPEND_PARAMS)}, "
+    f"{ACTIVITY.format(rows='$12', absorbed='$2', survivor='$3', cap=ACTIVITY_KEYS_PER_LEAD)}, "
     f"inserted AS ({_IDENTITIES.format(p='$11')}) SELECT count(*) FROM inserted"
 )

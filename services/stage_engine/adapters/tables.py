@@ -35,6 +35,9 @@ lead_events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("data", JSONB, nullable=False),
+    # the type of the envelope that caused the event (page_viewed, form_submitted...); null on rows stored before
+    # it was kept. The lead view names the event behind each score change with it.
+    Column("cause_type", Text, nullable=True),
     PrimaryKeyConstraint("lead_id", "version"),
 )
 
@@ -57,6 +60,27 @@ lead_identities = Table(
     Column("lead_id", Text, nullable=False),
     PrimaryKeyConstraint("kind", "value"),
     Index("ix_lead_identities_lead_id", "lead_id"),
+)
+
+# Page and screen views per lead, counted by (path or screen name, campaign) (domain/activity.py) and added to in
+# the batch's transaction: per (lead, kind, phase) at most ACTIVITY_KEYS_PER_LEAD rows
+# (adapters/activity_statement.py); views past that count under the key ''. An absorbed lead's rows are added to
+# its survivor's in the transaction of the merge.
+lead_activity = Table(
+    "lead_activity",
+    metadata,
+    Column("lead_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # page | screen
+    Column("phase", Text, nullable=False),  # before | since (identification)
+    Column("key", Text, nullable=False),  # the path or screen name; '' not itemised
+    Column("campaign", Text, nullable=False),  # [campaign, source, medium] as JSON; '' none
+    Column("views", BigInteger, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),  # event times
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("lead_id", "kind", "phase", "key", "campaign"),
+    # room in each page for the new version of an updated counter: no key changes, so the update can be HOT (no
+    # index entry written)
+    postgresql_with={"fillfactor": 70},
 )
 
 # Every envelope event_id the engine has taken (applied or dead-lettered): the same id again is skipped.

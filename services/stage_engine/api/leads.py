@@ -1,4 +1,6 @@
-"""GET /v1/leads/{lead_id}: why is this lead here — its stage, score and every transition with its cause."""
+"""GET /v1/leads/{lead_id}: why is this lead here — its stage, score and every transition with its cause, the
+score's itemised changes, what the person viewed before and since identification and the campaigns that brought
+them (docs/engine.md "The lead view")."""
 
 from __future__ import annotations
 
@@ -30,7 +32,14 @@ def _impossible(lead_id: str) -> str | None:
 
 @router.get(
     "/v1/leads/{lead_id}",
-    summary="A lead's stage, score and history (internal or CRM id)",
+    summary="A lead's stage, score and history, activity and campaigns (internal, CRM or anonymous id)",
+    description=(
+        "The lead known by an internal id, a CRM lead id or an anonymous id (an absorbed lead answers with its "
+        "survivor): stage, score and every transition with its cause; `score_history`, the latest score changes "
+        "with the rule, the event and the points; `activity`, page and screen views counted by path or screen "
+        "name, before and since identification (the first email or CRM id), the 20 most viewed of each with the "
+        "rest summed; `campaigns`, the UTM campaigns of those views with the first and last touch."
+    ),
     responses={
         404: {"description": "No lead is known by this id", **ERROR_RESPONSE},
         422: {"description": "Not an id", **ERROR_RESPONSE},

@@ -1,4 +1,5 @@
-"""A lead as a reader sees it: its stage, score and every transition with its cause (GET /v1/leads/{id})."""
+"""A lead as a reader sees it (GET /v1/leads/{id}): its stage, score and every transition with its cause; the
+score's itemised changes; the pages and screens viewed before and since identification, and the campaigns."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.lead_queries import lead_history
+from services.stage_engine.app.activity_view import SCORE_CHANGES_SHOWN, activity_view, campaigns_view, score_history
 from services.stage_engine.domain.lead import CRM
 
 
 async def lead_view(engine: AsyncEngine, model: StageModel, any_id: str) -> dict[str, Any] | None:
     """The lead known by `any_id` (internal or CRM id), or None when no lead is."""
-    found = await lead_history(engine, any_id)
+    found = await lead_history(engine, any_id, SCORE_CHANGES_SHOWN)
     if found is None:
         return None
     lead = found["lead"]
@@ -57,4 +59,7 @@ async def lead_view(engine: AsyncEngine, model: StageModel, any_id: str) -> dict
         "merged_from": found["absorbed"],
         "merges": merges,
         "transitions": transitions,
+        "score_history": score_history(lead["score"], *found["score_changes"]),
+        "activity": activity_view(found["activity"], found["identification"]),
+        "campaigns": campaigns_view(found["activity"]),
     }

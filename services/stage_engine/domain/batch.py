@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from services.common.envelope import Event
 from services.common.lead_events.events import DomainEvent, IdentityLinked, LeadsMerged
 from services.common.stage_model.model_types import StageModel
+from services.stage_engine.domain.activity import ACTIVITY_TYPES, ActivityTally
 from services.stage_engine.domain.decide import decide
 from services.stage_engine.domain.evolve import evolve
 from services.stage_engine.domain.lead import Identity, Lead, event_identities
@@ -31,6 +32,8 @@ class BatchOutcome:
     repointed: dict[str, str] = field(default_factory=dict)  # absorbed lead -> survivor
     applied: dict[str, str] = field(default_factory=dict)  # envelope event_id -> lead it was applied to
     rejected: list[tuple[Event, str]] = field(default_factory=list)  # (envelope, reason)
+    cause_types: dict[str, str] = field(default_factory=dict)  # envelope event_id -> its type, when it caused events
+    activity: ActivityTally = field(default_factory=ActivityTally)  # page and screen views per lead
 
 
 def identities_of(event: Event, extra: Iterable[Identity] = ()) -> tuple[Identity, ...]:
@@ -64,7 +67,7 @@ class BatchApplier:
     def apply(self, event: Event, extra: tuple[Identity, ...]) -> None:
         out, ids = self.outcome, self._ids
         try:
-            changes = _apply_one(event, extra, self._state, ids, self._model)
+            changes, lead = _apply_one(event, extra, self._state, ids, self._model)
         except Exception as exc:  # poison never blocks: any failure of one event rejects only that event
             out.rejected.append((event, f"{type(exc).__name__}: {exc}"))
             return
@@ -82,6 +85,10 @@ class BatchApplier:
                     if owner == domain_event.absorbed_id:
                         ids[identity] = domain_event.survivor_id
         out.applied[event.event_id] = changes[-1][1].lead_id if changes else ""
+        if changes:
+            out.cause_types[event.event_id] = event.type
+        if event.type in ACTIVITY_TYPES:
+            out.activity.add(lead.lead_id, lead.identified, event)
 
 
 def _apply_one(
@@ -90,8 +97,9 @@ def _apply_one(
     state: MutableMapping[str, Lead],
     ids: Mapping[Identity, str],
     model: StageModel,
-) -> list[tuple[DomainEvent, Lead]]:
-    """The domain events of one envelope with the lead state after each; raises ValueError to reject it."""
+) -> tuple[list[tuple[DomainEvent, Lead]], Lead]:
+    """The domain events of one envelope with the lead state after each, and the lead it was applied to in its
+    state after them; raises ValueError to reject it."""
     owners = sorted({ids[i] for i in identities_of(event, extra) if i in ids})
     found = [_live(state, owner) for owner in owners]
     candidates = list({lead.lead_id: lead for lead in found}.values())
@@ -112,7 +120,8 @@ def _apply_one(
     for domain_event in decide(survivor, event, model, extra_identities=extra):
         survivor = evolve(survivor, domain_event)
         changes.append((domain_event, survivor))
-    return changes
+    assert survivor is not None, "decide creates a lead when none was found"
+    return changes, survivor
 
 
 def _live(state: Mapping[str, Lead], lead_id: str) -> Lead:

@@ -41,7 +41,8 @@ def person_events(rng: random.Random, n: int, run: str) -> Iterator[tuple[bytes,
         )
 
     for _ in range(rng.randrange(0, 4)):
-        yield make("page_viewed", anonymous=True, path=rng.choice(["/", "/blog", "/pricing"]))
+        path = rng.choice(["/", "/blog", "/pricing"])
+        yield make("page_viewed", anonymous=True, path=path, url=f"https://example.test{path}?utm_source=s{n % 3}")
     if rng.random() < 0.2:  # a second cookie of the same person, merged later
         second = f"{run}-b{n}"
         yield (
@@ -89,12 +90,22 @@ def workload(run: str, persons: int, seed: int = 7) -> list[tuple[bytes, Event]]
 
 
 async def fingerprint(engine: AsyncEngine) -> list[tuple[Any, ...]]:
-    """Every domain event without its store position or write time: equal lists = equal stores."""
+    """Every domain event without its store position or write time, then every activity counter: equal lists =
+    equal stores."""
     async with engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT lead_id, version, type, cause_event_id, data::text FROM lead_events ORDER BY lead_id, version")
+            text(
+                "SELECT lead_id, version, type, cause_event_id, cause_type, data::text FROM lead_events "
+                "ORDER BY lead_id, version"
+            )
         )
-        return [tuple(r) for r in rows]
+        activity = await conn.execute(
+            text(
+                "SELECT lead_id, kind, phase, key, campaign, views, first_seen, last_seen FROM lead_activity "
+                "ORDER BY lead_id, kind, phase, key, campaign"
+            )
+        )
+        return [tuple(r) for r in rows] + [tuple(r) for r in activity]
 
 
 async def processed(engine: AsyncEngine) -> int:

@@ -123,8 +123,9 @@ def run(sequence: list[Event]) -> tuple[Lead, list[DomainEvent]]:
 
 def stored_forms_agree(domain_event: DomainEvent, lead: Lead) -> None:
     """The store's documents (orjson's own dataclass serialization) carry exactly what the dict codecs write."""
-    [[version, kind, stored]] = orjson.loads(events_document([(domain_event, 7)]))
-    assert (version, {"type": kind, **stored}) == (7, to_dict(domain_event))
+    causes = {domain_event.cause_event_id: "page_viewed"}
+    [[version, kind, stored, cause_type]] = orjson.loads(events_document([(domain_event, 7)], causes))
+    assert (version, {"type": kind, **stored}, cause_type) == (7, to_dict(domain_event), "page_viewed")
     [[lead_id, version, state]] = orjson.loads(snapshots_document([lead]))
     assert (lead_id, version, state) == (lead.lead_id, lead.version, lead_to_dict(lead))
     # and the store reads it back (as PostgreSQL prints jsonb) into the same lead the dict codec builds
