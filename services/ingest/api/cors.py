@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import Scope
 
 from services.common.api_keys import ApiKey
 from services.ingest.api.cors_answer import ALLOWED_ORIGIN
@@ -34,13 +35,22 @@ _PREFLIGHT = {
 def admit_origin(request: Request, key: ApiKey) -> None:
     """403 when the request comes from a page whose origin `key` does not allow; else notes the origin so that
     the answer carries the CORS headers. A request without `Origin` passes untouched."""
-    origin = request.headers.get("origin")
+    origin = _raw_header(request.scope, b"origin")
     if origin is None:
         return
     refusal = origin_refusal(key.origins, origin, request.headers.get("host"))
     if refusal is not None:
         raise RequestRefused(403, "origin", refusal)
     request.scope[ALLOWED_ORIGIN] = origin
+
+
+def _raw_header(scope: Scope, name: bytes) -> str | None:
+    """A header from the ASGI scope (names arrive lower-cased): Starlette's Headers.get raises and catches a
+    KeyError for an absent one, the common server-side case, and this runs on every post."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 async def preflight(request: Request) -> Response:
