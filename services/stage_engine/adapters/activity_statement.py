@@ -6,7 +6,8 @@ In: {rows}, the batch's counters as `[[lead_id, kind, phase, key, campaign, view
 rows of an absorbed lead are deleted and added to its survivor's. Per (lead, kind, phase) at most {cap} rows are
 kept: when the batch could pass that, the rows already stored and then the most viewed new ones are kept, and
 the other views count under the key '' without a campaign (not itemised). The stored rows are counted once per
-(lead, kind, phase) the batch touches; a new row is looked up only when the cap could be passed.
+(lead, kind, phase) the batch touches; only when one of them could pass the cap does the batch take the capping
+path (a new row looked up, the new rows ranked), otherwise its rows are upserted as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ACTIVITY = (
     "activity_room AS MATERIALIZED (SELECT g.*, (SELECT count(*) FROM lead_activity a WHERE a.lead_id = g.lead_id "
     "AND a.kind = g.kind AND a.phase = g.phase AND a.key <> '') AS stored FROM (SELECT lead_id, kind, phase, "
     "count(*) FILTER (WHERE key <> '') AS keys FROM activity_sum GROUP BY lead_id, kind, phase) g), "
+    "activity_over AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM activity_room WHERE stored + keys > {cap}) AS over), "
     "activity_known AS (SELECT s.*, r.stored, CASE WHEN r.stored + r.keys <= {cap} OR s.key = '' THEN true "
     "ELSE EXISTS (SELECT 1 FROM lead_activity a WHERE a.lead_id = s.lead_id AND a.kind = s.kind "
     "AND a.phase = s.phase AND a.key = s.key AND a.campaign = s.campaign) END AS known "
@@ -36,8 +38,9 @@ ACTIVITY = (
     "OR stored + row_number() OVER (PARTITION BY lead_id, kind, phase, known ORDER BY views DESC, key, campaign) "
     "<= {cap} AS kept FROM activity_known) k), "
     f"activity AS (INSERT INTO lead_activity ({_KEY}, views, first_seen, last_seen) "
+    "SELECT * FROM activity_sum WHERE NOT (SELECT over FROM activity_over) UNION ALL "
     f"SELECT {_KEY}, sum(views), min(first_seen), max(last_seen) FROM activity_capped "
-    f"GROUP BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE "
+    f"WHERE (SELECT over FROM activity_over) GROUP BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE "
     "SET views = lead_activity.views + excluded.views, "
     "first_seen = LEAST(lead_activity.first_seen, excluded.first_seen), "
     "last_seen = GREATEST(lead_activity.last_seen, excluded.last_seen))"
