@@ -1,9 +1,10 @@
 """The deliverer's reads and writes of dispatch_deliveries and dispatch_attempts (asyncpg, autocommit statements).
 
-Claiming takes only each (endpoint, lead)'s oldest pending delivery, so a lead's moments reach an endpoint in
-the order they were queued; a delivery that is delivered or dead-lettered lets the next one through. A claim is
-a lease (`lease_until`): a dispatcher killed mid-send leaves it to expire, and the delivery is sent again with
-the same webhook-id. Two dispatchers never hold the same lease: the UPDATE re-checks it on the locked row.
+Claiming takes only due deliveries, and only each (endpoint, lead)'s oldest pending one is due
+(`delivery_order.py`), so a lead's moments reach an endpoint in the order they were queued; a delivery that is
+delivered or dead-lettered lets the next one through. (A re-sent one is older than the pair's current head: the
+claim's NOT EXISTS lets it go first.) A claim is a lease (`lease_until`): a dispatcher killed mid-send leaves
+it to expire, and the delivery is sent again with the same webhook-id. Two dispatchers never hold the same lease: the UPDATE re-checks it on the locked row.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+
+from services.dispatch.adapters import delivery_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +32,37 @@ class Claimed:
 
 
 _CLAIM = """
-WITH heads AS (
-    SELECT d.id, d.endpoint, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.endpoint ORDER BY d.next_attempt_at, d.id) AS rank
-    FROM dispatch_deliveries d
+WITH due AS (
+    SELECT d.id, d.endpoint, d.lead_id, d.next_attempt_at FROM dispatch_deliveries d
     WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.endpoint = ANY($1::text[])
       AND (d.lease_until IS NULL OR d.lease_until < now())
-      AND NOT EXISTS (
-          SELECT 1 FROM dispatch_deliveries e
-          WHERE e.state = 'pending' AND e.endpoint = d.endpoint AND e.lead_id = d.lead_id AND e.id < d.id)
+    ORDER BY d.next_attempt_at, d.id LIMIT $5
+), heads AS (
+    SELECT due.id, due.next_attempt_at,
+           row_number() OVER (PARTITION BY due.endpoint ORDER BY due.next_attempt_at, due.id) AS rank, b.n
+    FROM due JOIN unnest($1::text[], $2::int[]) AS b(endpoint, n) ON b.endpoint = due.endpoint
+    WHERE NOT EXISTS (
+        SELECT 1 FROM dispatch_deliveries e
+        WHERE e.state = 'pending' AND e.endpoint = due.endpoint AND e.lead_id = due.lead_id AND e.id < due.id)
 ), chosen AS (
-    SELECT h.id FROM heads h JOIN unnest($1::text[], $2::int[]) AS b(endpoint, n) ON b.endpoint = h.endpoint
-    WHERE h.rank <= b.n ORDER BY h.next_attempt_at, h.id LIMIT $3
+    SELECT id FROM heads WHERE rank <= n ORDER BY next_attempt_at, id LIMIT $3
 )
 UPDATE dispatch_deliveries u SET lease_until = now() + $4::interval
 FROM chosen WHERE u.id = chosen.id AND u.state = 'pending' AND (u.lease_until IS NULL OR u.lease_until < now())
 RETURNING u.id, u.webhook_id, u.endpoint, u.lead_id, u.moment_kind, u.body, u.recorded_at, u.attempts, u.expires_at
+"""
+
+# One statement (one round trip, atomic): the delivery's new state and the attempt's row.
+_RECORD = """
+WITH updated AS (
+    UPDATE dispatch_deliveries SET attempts = attempts + 1, lease_until = NULL, state = $2,
+        last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END,
+        next_attempt_at = coalesce($4, next_attempt_at),
+        finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
+    WHERE id = $1 AND state = 'pending' RETURNING id, attempts
+)
+INSERT INTO dispatch_attempts (delivery_id, attempt, started_at, duration_seconds, status, error)
+SELECT id, attempts, $5, $6, $7, $3 FROM updated ON CONFLICT DO NOTHING
 """
 
 
@@ -53,7 +71,9 @@ async def claim(conn: asyncpg.Connection, budgets: Mapping[str, int], limit: int
     wanted = {endpoint: n for endpoint, n in budgets.items() if n > 0}
     if not wanted or limit <= 0:
         return []
-    rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease)
+    # Only the first due rows are looked at (bounded work per claim however long the backlog); a lead whose head
+    # is further back waits its turn there.
+    rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease, max(limit * 8, 256))
     claimed = [Claimed(**dict(r)) for r in rows]
     return sorted(claimed, key=lambda c: c.id)
 
@@ -69,30 +89,14 @@ async def record_attempt(
     state: str,
     next_attempt_at: datetime | None,
 ) -> None:
-    """The attempt's row and the delivery's new state (pending with its next attempt, delivered, failed)."""
+    """The attempt's row and the delivery's new state (pending with its next attempt, delivered, failed); a
+    delivery finished lets the next of its lead through."""
+    pair = (claimed.endpoint, claimed.lead_id)
     async with conn.transaction():
-        attempt = await conn.fetchval(
-            "UPDATE dispatch_deliveries SET attempts = attempts + 1, lease_until = NULL, state = $2, "
-            "last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END, "
-            "next_attempt_at = coalesce($4, next_attempt_at), "
-            "finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END "
-            "WHERE id = $1 AND state = 'pending' RETURNING attempts",
-            claimed.id,
-            state,
-            error,
-            next_attempt_at,
-        )
-        if attempt is not None:
-            await conn.execute(
-                "INSERT INTO dispatch_attempts (delivery_id, attempt, started_at, duration_seconds, status, error) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                claimed.id,
-                attempt,
-                started_at,
-                duration_seconds,
-                status,
-                error,
-            )
+        await delivery_order.lock_pairs(conn, [pair])
+        await conn.execute(_RECORD, claimed.id, state, error, next_attempt_at, started_at, duration_seconds, status)
+        if state != "pending":
+            await delivery_order.promote(conn, [pair])
 
 
 async def fail_unconfigured(conn: asyncpg.Connection, configured: Sequence[str]) -> int:
@@ -109,18 +113,25 @@ async def fail_unconfigured(conn: asyncpg.Connection, configured: Sequence[str])
 
 async def fail_expired(conn: asyncpg.Connection, endpoints: Sequence[str]) -> list[str]:
     """Dead-letters the pending deliveries of (paused) endpoints whose horizon passed; returns their endpoints."""
-    rows = await conn.fetch(
-        "UPDATE dispatch_deliveries SET state = 'failed', finished_at = now(), "
-        "last_error = 'the endpoint was paused past the retry horizon; last error: ' || coalesce(last_error, 'none') "
-        "WHERE state = 'pending' AND endpoint = ANY($1::text[]) AND expires_at <= now() "
-        "AND (lease_until IS NULL OR lease_until < now()) RETURNING endpoint",
-        list(endpoints),
-    )
+    async with conn.transaction():
+        pairs = await conn.fetch(
+            "SELECT DISTINCT endpoint, lead_id FROM dispatch_deliveries "
+            "WHERE state = 'pending' AND endpoint = ANY($1::text[]) AND expires_at <= now()",
+            list(endpoints),
+        )
+        if not pairs:
+            return []
+        pending = [(r["endpoint"], r["lead_id"]) for r in pairs]
+        await delivery_order.lock_pairs(conn, pending)
+        rows = await conn.fetch(
+            "UPDATE dispatch_deliveries d SET state = 'failed', finished_at = now(), "
+            "last_error = 'the endpoint was paused past the retry horizon; last error: ' "
+            "|| coalesce(last_error, 'none') "
+            "FROM unnest($1::text[], $2::text[]) AS w(endpoint, lead_id) "
+            "WHERE d.endpoint = w.endpoint AND d.lead_id = w.lead_id AND d.state = 'pending' "
+            "AND d.expires_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now()) RETURNING d.endpoint",
+            [e for e, _ in pending],
+            [lead for _, lead in pending],
+        )
+        await delivery_order.promote(conn, pending)
     return [r["endpoint"] for r in rows]
-
-
-async def next_due(conn: asyncpg.Connection) -> datetime | None:
-    value: datetime | None = await conn.fetchval(
-        "SELECT min(next_attempt_at) FROM dispatch_deliveries WHERE state = 'pending'"
-    )
-    return value

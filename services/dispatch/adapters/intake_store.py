@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from services.dispatch.adapters import delivery_order
 from services.dispatch.domain.lead_facts import Deadline, LeadFacts
 from services.dispatch.domain.outgoing import NewDelivery
 
@@ -66,17 +67,22 @@ async def save_facts(conn: asyncpg.Connection, before: Mapping[str, LeadFacts], 
 
 
 async def queue_deliveries(conn: asyncpg.Connection, deliveries: Sequence[NewDelivery], horizon: timedelta) -> int:
-    """Inserts the deliveries in order (their ids keep each lead's order); one already queued is skipped."""
+    """Inserts the deliveries in order (their ids keep each lead's order), each due only once it is the oldest
+    pending one of its (endpoint, lead) (`delivery_order`); one already queued (its webhook-id) is skipped."""
     if not deliveries:
         return 0
+    pairs = [(d.endpoint, d.lead_id) for d in deliveries]
+    await delivery_order.lock_pairs(conn, pairs)
     await conn.executemany(
         "INSERT INTO dispatch_deliveries (webhook_id, moment_id, moment_kind, endpoint, lead_id, body, recorded_at, "
-        "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval) ON CONFLICT (webhook_id) DO NOTHING",
+        "next_attempt_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'infinity', now() + $8::interval) "
+        "ON CONFLICT (webhook_id) DO NOTHING",
         [
             (d.webhook_id, d.moment_id, d.moment_kind, d.endpoint, d.lead_id, d.body, d.recorded_at, horizon)
             for d in deliveries
         ],
     )
+    await delivery_order.promote(conn, pairs)
     return len(deliveries)
 
 
