@@ -176,3 +176,38 @@ async def test_screen_views_count_by_name(producer: Producer, engine_client: htt
     screens = body["activity"]["before_identification"]["screen_views"]
     assert top(screens, "name") == [("Home", 2), ("Pricing", 1)]
     assert body["activity"]["before_identification"]["first_seen"] == "2026-10-01T09:00:00+00:00"
+
+
+async def test_a_merge_keeps_the_cap_the_survivors_rows_first(
+    producer: Producer, engine_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    each = 150
+    views = [
+        envelope(f"{device}{n}", "page_viewed", at, anonymous_id=device, path=f"/{device}/{n:03}")
+        for device, at in (("d1", "2026-10-01T09:00:00+00:00"), ("d2", "2026-10-01T10:00:00+00:00"))
+        for n in range(each)
+    ]
+    await producer.send(views)
+    for device in ("d1", "d2"):
+        await lead_once(
+            engine_client, device, lambda b: b["activity"]["before_identification"]["page_views"]["views"] == each
+        )
+    await producer.send(
+        [
+            envelope("link2", "identified", "2026-10-02T09:00:00+00:00", anonymous_id="d2", lead_id="C-d"),
+            envelope("link1", "identified", "2026-10-02T09:01:00+00:00", anonymous_id="d1", lead_id="C-d"),
+        ]
+    )
+    body = await lead_once(engine_client, "d2", lambda b: len(b["merged_from"]) == 1)
+    pages = body["activity"]["before_identification"]["page_views"]
+    assert pages["views"] == 2 * each
+    assert pages["paths"] == ACTIVITY_KEYS_PER_LEAD
+    assert pages["not_itemised_views"] == 2 * each - ACTIVITY_KEYS_PER_LEAD
+    assert body["activity"]["identified_by"] == "crm"
+    async with engine.connect() as conn:
+        kept = await conn.execute(
+            text("SELECT split_part(key, '/', 2), count(*) FROM lead_activity WHERE lead_id = :i GROUP BY 1"),
+            {"i": body["lead_id"]},
+        )
+    # the survivor's own rows first, then the absorbed lead's (all viewed once: by path)
+    assert dict(kept.all()) == {"d1": each, "d2": ACTIVITY_KEYS_PER_LEAD - each, "": 1}
