@@ -21,6 +21,7 @@ from tests.integration.dispatch.conftest import (
     dispatcher_env,
     form,
     lead_stage,
+    now_envelope,
     running_dispatcher,
     running_engine,
     write_subscriptions,
@@ -153,3 +154,37 @@ async def _some(value: object) -> object:
     if inspect.isawaitable(value):
         value = await value
     return value or None
+
+
+async def test_a_leads_later_moment_waits_for_a_retried_one_and_not_for_a_dead_lettered_one(
+    settings: ServiceSettings,
+    engine: AsyncEngine,
+    engine_settings: EngineSettings,
+    producer: Producer,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    every_stage = {"name": "stages", "moments": ["stage_entered"], "endpoints": ["receiver"]}
+    subscriptions = write_subscriptions(tmp_path / "subscriptions.yaml", receiver.url, [every_stage])
+    dispatch = dispatch_settings(settings, subscriptions, receiver, monkeypatch)
+    retried, dropped = unique("L"), unique("L")
+    async with serving(receiver), running_engine(engine_settings), running_dispatcher(dispatch):
+        receiver.answers = [500, 500]  # the mql webhook fails twice; the sal one waits behind it
+        await producer.send([form(retried), now_envelope("lead_accepted", retried, after_seconds=1)])
+        await eventually(lambda: _some(len(receiver.delivered()) == 2), 60, "both of the first lead's webhooks")
+        receiver.answers = [410]  # gone: dead-lettered at once, and the lead's next moment goes on
+        await producer.send([form(dropped), now_envelope("lead_accepted", dropped, after_seconds=1)])
+        await eventually(lambda: _some(len(receiver.delivered()) == 3), 60, "the second lead's sal webhook")
+
+    stages = [(r.body["data"]["crm_ids"][0], r.body["data"]["stage"], r.answered) for r in receiver.got]
+    assert stages == [
+        (retried, "mql", 500),
+        (retried, "mql", 500),
+        (retried, "mql", 200),
+        (retried, "sal", 200),
+        (dropped, "mql", 410),
+        (dropped, "sal", 200),
+    ]
+    (failed,) = await deliveries(engine, "state = 'failed'")
+    assert failed["last_error"] == "HTTP 410: no" and failed["attempts"] == 1
