@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from services.common.resources import shipped_path
 from services.common.stage_model.model_build import build_model
 from services.common.stage_model.model_types import (
     ModelError,
@@ -34,7 +35,7 @@ __all__ = [
     "load_model_file",
 ]
 
-DEFAULT_MODEL_PATH = Path(__file__).with_name("the-model.yaml")
+DEFAULT_MODEL_PATH = shipped_path("services.common.stage_model", "the-model.yaml")
 
 
 def load_model(text: str, *, source: str = "<stage model>", currency: str = "JPY") -> StageModel:

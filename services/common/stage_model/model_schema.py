@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
+from services.common.resources import schemas_dir
 from services.common.stage_model.model_types import ModelIssue
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "stage-model.schema.json"
+SCHEMA_PATH = schemas_dir() / "stage-model.schema.json"
 
 
 @functools.cache
