@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 from services.common.kafka import ensure_topics
+from services.common.resources import migrations_dir
 from services.common.settings import ServiceSettings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 
 
 def alembic_config(database_url: str, schema: str) -> Config:

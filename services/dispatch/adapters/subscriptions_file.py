@@ -15,13 +15,14 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from services.common.resources import schemas_dir
 from services.common.stage_model.yaml_source import YamlDocument, YamlSourceError, parse_yaml
 from services.dispatch.domain.destinations import AllowList
 from services.dispatch.domain.model_rules import ModelRules
 from services.dispatch.domain.subscription_checks import Problem, compile_subscriptions
 from services.dispatch.domain.subscriptions import Subscriptions
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "subscriptions.schema.json"
+SCHEMA_PATH = schemas_dir() / "subscriptions.schema.json"
 
 
 class SubscriptionsError(ValueError):

@@ -33,10 +33,10 @@ from services.ingest.app.intake import Intake
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
 from services.ingest.domain.library_files import BUNDLE, LibraryFile
-from services.ingest.domain.schemas import load_validators, read_schema
+from services.ingest.domain.schemas import default_schemas_dir, load_validators, read_schema
 from services.ingest.domain.validation import EventValidator
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+SCHEMAS_DIR = default_schemas_dir()
 log = logging.getLogger(__name__)
 
 
@@ -112,7 +112,7 @@ def _library(settings: IngestSettings) -> dict[str, LibraryFile]:
     """analytics.js' files when the ingest serves them (settings.analytics_js_dir), else none."""
     folder = settings.analytics_js_dir
     if folder is None and settings.environment == "development":
-        folder = development_library(SCHEMAS_DIR.parent)
+        folder = development_library(Path.cwd())  # `make run` starts the services in the repository
     if folder is None:
         return {}
     files = load_library(folder)

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from services.common.envelope import EVENT_TYPES
+from services.common.resources import schemas_dir
 from services.ingest.domain.fast_check import Check, compile_check
 from services.ingest.domain.timestamps import is_rfc3339
 
@@ -64,8 +65,8 @@ class Validators:
 
 
 def default_schemas_dir() -> Path:
-    """The repository's `schemas/` folder (services/ingest/domain/schemas.py -> ../../../../schemas)."""
-    return Path(__file__).resolve().parents[3] / "schemas"
+    """The `schemas/` folder shipped in the package (services.common.resources)."""
+    return schemas_dir()
 
 
 _FORMATS = {"date-time": is_rfc3339}
