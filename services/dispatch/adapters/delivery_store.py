@@ -1,10 +1,11 @@
-"""The deliverer's reads and writes of dispatch_deliveries and dispatch_attempts (asyncpg, autocommit statements).
+"""The deliverer's reads and writes of dispatch_deliveries and dispatch_attempts (asyncpg).
 
 Claiming takes only due deliveries, and only each (endpoint, lead)'s oldest pending one is due
 (`delivery_order.py`), so a lead's moments reach an endpoint in the order they were queued; a delivery that is
 delivered or dead-lettered lets the next one through. (A re-sent one is older than the pair's current head: the
 claim's NOT EXISTS lets it go first.) A claim is a lease (`lease_until`): a dispatcher killed mid-send leaves
-it to expire, and the delivery is sent again with the same webhook-id. Two dispatchers never hold the same lease: the UPDATE re-checks it on the locked row.
+it to expire, and the delivery is sent again with the same webhook-id. Two dispatchers never hold the same
+lease: the UPDATE re-checks it on the locked row.
 """
 
 from __future__ import annotations
@@ -78,25 +79,36 @@ async def claim(conn: asyncpg.Connection, budgets: Mapping[str, int], limit: int
     return sorted(claimed, key=lambda c: c.id)
 
 
-async def record_attempt(
-    conn: asyncpg.Connection,
-    claimed: Claimed,
-    *,
-    started_at: datetime,
-    duration_seconds: float,
-    status: int | None,
-    error: str | None,
-    state: str,
-    next_attempt_at: datetime | None,
-) -> None:
-    """The attempt's row and the delivery's new state (pending with its next attempt, delivered, failed); a
-    delivery finished lets the next of its lead through."""
-    pair = (claimed.endpoint, claimed.lead_id)
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's result and what comes next: `state` pending (with `next_attempt_at`), delivered or failed."""
+
+    delivery: Claimed
+    started_at: datetime
+    duration_seconds: float
+    status: int | None
+    error: str | None
+    state: str
+    next_attempt_at: datetime | None
+
+
+async def record_attempts(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
+    """The attempts' rows and their deliveries' new states, in one transaction; a delivery finished lets the next
+    of its lead through."""
+    if not outcomes:
+        return
+    pairs = [(o.delivery.endpoint, o.delivery.lead_id) for o in outcomes]
+    finished = [(o.delivery.endpoint, o.delivery.lead_id) for o in outcomes if o.state != "pending"]
     async with conn.transaction():
-        await delivery_order.lock_pairs(conn, [pair])
-        await conn.execute(_RECORD, claimed.id, state, error, next_attempt_at, started_at, duration_seconds, status)
-        if state != "pending":
-            await delivery_order.promote(conn, [pair])
+        await delivery_order.lock_pairs(conn, pairs)
+        await conn.executemany(
+            _RECORD,
+            [
+                (o.delivery.id, o.state, o.error, o.next_attempt_at, o.started_at, o.duration_seconds, o.status)
+                for o in outcomes
+            ],
+        )
+        await delivery_order.promote(conn, finished)
 
 
 async def fail_unconfigured(conn: asyncpg.Connection, configured: Sequence[str]) -> int:

@@ -1,7 +1,8 @@
-"""Sending the queued deliveries: claim the due heads, post each signed, record the attempt and what comes next.
+"""Sending the queued deliveries: claim the due ones, post each signed, record the attempts and what comes next.
 
 At-least-once: an attempt is recorded after the receiver answered, so a dispatcher killed in between sends the
-delivery again once its lease expires, with the same webhook-id (receivers dedupe on it). The intake and the
+delivery again once its lease expires, with the same webhook-id (receivers dedupe on it). Each round records the
+attempts that finished since the last (one transaction), then claims what its budgets allow. The intake and the
 SLA watch wake the deliverer when they queue; otherwise it looks every `poll_seconds` (retries come due).
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.db import raw_connection
 from services.common.loop_health import ThrottledLog
 from services.dispatch.adapters import delivery_store
-from services.dispatch.adapters.delivery_store import Claimed
-from services.dispatch.adapters.http_sender import Answer, WebhookSender
-from services.dispatch.adapters.metrics import DispatchMetrics, attempt_result
+from services.dispatch.adapters.delivery_store import Claimed, Outcome
+from services.dispatch.adapters.http_sender import WebhookSender
+from services.dispatch.adapters.metrics import DispatchMetrics
+from services.dispatch.app.attempts import attempt
 from services.dispatch.domain.endpoint_health import EndpointHealth, PausePolicy
-from services.dispatch.domain.retry_policy import RetryPolicy, retry_after, verdict
-from services.dispatch.domain.signing import signature_headers
+from services.dispatch.domain.retry_policy import RetryPolicy
 from services.dispatch.domain.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ class Deliverer:
         self._clock = clock
         self._jitter = jitter
         self._health = {name: EndpointHealth(pause) for name in subscriptions.endpoints}
-        self._in_flight: dict[asyncio.Task[None], str] = {}
+        self._in_flight: dict[asyncio.Task[Outcome], str] = {}
+        self._finished: list[Outcome] = []  # attempts answered, to record in the next round
         self._woken = asyncio.Event()
         self._failures = ThrottledLog(log)
 
@@ -76,6 +77,7 @@ class Deliverer:
             await self._until_done(self._fail_unconfigured)
             while True:
                 self._woken.clear()
+                await self._until_done(self._record_finished)
                 await self._until_done(self._claim_and_send)
                 waiter = asyncio.ensure_future(self._woken.wait())
                 try:
@@ -88,6 +90,8 @@ class Deliverer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._sender.close()
+            if self._finished:  # best effort: what is not recorded is sent again after its lease
+                await asyncio.shield(self._record_finished())
 
     async def _until_done(self, step: Callable[[], Awaitable[None]]) -> None:
         """Runs a database step, retrying (logged once per interval) while PostgreSQL is away."""
@@ -130,65 +134,36 @@ class Deliverer:
                     self._metrics.deliveries.labels(self._metrics.label(endpoint), "dead_lettered").inc()
             claimed = await delivery_store.claim(conn, budgets, self._max_in_flight - len(self._in_flight), self._lease)
         for delivery in claimed:
-            task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
+            task = asyncio.create_task(self._send(delivery), name=f"deliver-{delivery.id}")
             self._in_flight[task] = delivery.endpoint
-            task.add_done_callback(self._finished)
+            task.add_done_callback(self._done)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Outcome]) -> None:
         self._in_flight.pop(task, None)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("a delivery failed unexpectedly; it is retried when its lease expires", exc_info=exc)
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is not None:
+            log.error("a delivery failed unexpectedly; it is sent again when its lease expires", exc_info=exc)
+            return
+        self._finished.append(task.result())
 
-    async def _deliver(self, delivery: Claimed) -> None:
-        endpoint = self._subscriptions.endpoints[delivery.endpoint]
-        started = self._clock()
-        headers = signature_headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), delivery.body)
-        began = time.perf_counter()
-        answer = await self._sender.post(endpoint, headers, delivery.body)
-        duration = time.perf_counter() - began
-        now = self._clock()
-        label = self._metrics.label(endpoint.name)
-        self._metrics.attempts.labels(label, attempt_result(answer.status, answer.error, answer.refused)).inc()
-        outcome = "give_up" if answer.refused else verdict(answer.status)
-        next_at: datetime | None = None
-        if outcome == "retry":
-            wait = retry_after(answer.retry_after, now)
-            next_at = self._retry.next_attempt(delivery.attempts + 1, now, delivery.expires_at, self._jitter(), wait)
-        state = "delivered" if outcome == "delivered" else ("pending" if next_at is not None else "failed")
-        health = self._health[endpoint.name]
-        if state == "delivered":
-            health.succeeded()
-            self._metrics.latency.labels(label).observe(max((now - delivery.recorded_at).total_seconds(), 0.0))
-        elif health.failed(now):
-            log.warning(
-                "endpoint %s paused for %s after %d failures in a row",
-                endpoint.name,
-                self._pause.pause_for,
-                health.failures,
-            )
-        if state != "pending":
-            self._metrics.deliveries.labels(label, "delivered" if state == "delivered" else "dead_lettered").inc()
-        error = None if state == "delivered" else _error(answer)
+    async def _record_finished(self) -> None:
+        if not self._finished:
+            return
+        outcomes = list(self._finished)
+        async with self._engine.connect() as sa_conn:
+            conn = await raw_connection(sa_conn)
+            await delivery_store.record_attempts(conn, outcomes)
+        del self._finished[: len(outcomes)]
 
-        async def record() -> None:
-            async with self._engine.connect() as sa_conn:
-                conn = await raw_connection(sa_conn)
-                await delivery_store.record_attempt(
-                    conn,
-                    delivery,
-                    started_at=started,
-                    duration_seconds=duration,
-                    status=answer.status,
-                    error=error,
-                    state=state,
-                    next_attempt_at=next_at,
-                )
-
-        await self._until_done(record)
-
-
-def _error(answer: Answer) -> str:
-    if answer.status is None:
-        return answer.error or "no answer"
-    text = f"HTTP {answer.status}"
-    return f"{text}: {answer.excerpt[:300]}" if answer.excerpt else text
+    async def _send(self, delivery: Claimed) -> Outcome:
+        return await attempt(
+            delivery,
+            self._subscriptions.endpoints[delivery.endpoint],
+            self._sender,
+            health=self._health[delivery.endpoint],
+            retry=self._retry,
+            metrics=self._metrics,
+            clock=self._clock,
+            jitter=self._jitter,
+        )
