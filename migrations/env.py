@@ -41,6 +41,24 @@ async def run_async_migrations() -> None:
     await engine.dispose()
 
 
+def run_migrations_offline() -> None:
+    """The SQL script instead of running it (`stagetrack migrate --sql`, `alembic upgrade head --sql`), for a
+    DBA to review: nothing connects; the URL only names the dialect."""
+    url, schema = _target()
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        version_table_schema=schema,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        context.execute(f'SET search_path TO "{schema}"')
+        context.run_migrations()
+
+
 if context.is_offline_mode():
-    raise SystemExit("offline (SQL script) mode is not supported; run `stagetrack migrate`")
-asyncio.run(run_async_migrations())
+    run_migrations_offline()
+else:
+    asyncio.run(run_async_migrations())

@@ -19,6 +19,16 @@ SERVICES = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version (the wheel's metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stagetrack")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _load(path: str) -> object:
     module, _, attr = path.partition(":")
     return getattr(__import__(module, fromlist=[attr]), attr)
@@ -49,11 +59,25 @@ def serve(service: str) -> int:
     return 0 if server.started else STARTUP_FAILURE
 
 
-def migrate() -> int:
-    from services.common.migrate import migrate_all
+def migrate(args: argparse.Namespace) -> int:
+    from services.common.migrate import migrate_all, write_sql
     from services.common.settings import ServiceSettings
 
-    created = asyncio.run(migrate_all(ServiceSettings()))
+    settings = ServiceSettings()
+    if args.sql:
+        import io
+
+        from alembic.util import CommandError
+
+        script = io.StringIO()  # printed whole or not at all: a DBA may pipe it into psql
+        try:
+            write_sql(settings.database_url, settings.database_schema, args.start, script)
+        except CommandError as exc:  # an unknown --from revision
+            print(f"stagetrack migrate: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(script.getvalue())
+        return 0
+    created = asyncio.run(migrate_all(settings))
     print(f"database at head; topics created: {', '.join(created) or 'none (all present)'}")
     return 0
 
@@ -194,10 +218,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stagetrack", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"stagetrack {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="run one service in the foreground")
     serve_p.add_argument("service", choices=sorted(SERVICES))
-    sub.add_parser("migrate", help="upgrade the database to head and create the Kafka topics")
+    migrate_p = sub.add_parser("migrate", help="upgrade the database to head and create the Kafka topics")
+    migrate_p.add_argument(
+        "--sql", action="store_true", help="print the SQL for review instead (connects to nothing, creates no topic)"
+    )
+    migrate_p.add_argument(
+        "--from", dest="start", metavar="REVISION", help="with --sql: only the migrations after this revision"
+    )
     keys_p = sub.add_parser("keys", help="API keys of the ingest's sources")
     keys_sub = keys_p.add_subparsers(dest="keys_command", required=True)
     from services.common.api_keys import SCOPES
@@ -244,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.service)
     if args.command == "migrate":
-        return migrate()
+        if args.start is not None and not args.sql:
+            parser.error("--from needs --sql (`stagetrack migrate` upgrades from the database's own revision)")
+        return migrate(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -14,8 +15,8 @@ from services.common.settings import ServiceSettings
 MIGRATIONS_DIR = migrations_dir()
 
 
-def alembic_config(database_url: str, schema: str) -> Config:
-    config = Config()
+def alembic_config(database_url: str, schema: str, output: TextIO | None = None) -> Config:
+    config = Config(output_buffer=output)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = database_url
     config.attributes["schema"] = schema
@@ -29,6 +30,13 @@ async def upgrade(database_url: str, schema: str, revision: str = "head") -> Non
 
 async def downgrade(database_url: str, schema: str, revision: str) -> None:
     await asyncio.to_thread(command.downgrade, alembic_config(database_url, schema), revision)
+
+
+def write_sql(database_url: str, schema: str, start: str | None = None, output: TextIO | None = None) -> None:
+    """The SQL of the migrations after `start` (None: all of them, from an empty schema) up to head, written for
+    review instead of run (Alembic's offline mode), to `output` (None: standard output). Nothing connects and
+    no topic is created."""
+    command.upgrade(alembic_config(database_url, schema, output), f"{start}:head" if start else "head", sql=True)
 
 
 async def migrate_all(settings: ServiceSettings) -> list[str]:
