@@ -7,11 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.envelope import EVENT_TYPES
 from services.stage_engine.adapters.activity_statement import ACTIVITY_KEYS_PER_LEAD
 from tests.integration.engine.conftest import Producer, envelope
 from tests.stack import eventually
@@ -161,7 +159,6 @@ async def test_stored_paths_are_capped_per_lead_and_the_view_shows_the_top(
     assert pages["beyond_top"] == {"paths": ACTIVITY_KEYS_PER_LEAD - 20, "views": ACTIVITY_KEYS_PER_LEAD - 20}
 
 
-@pytest.mark.skipif("screen_viewed" not in EVENT_TYPES, reason="no screen_viewed type yet")
 async def test_screen_views_count_by_name(producer: Producer, engine_client: httpx.AsyncClient) -> None:
     await producer.send(
         [
