@@ -89,6 +89,21 @@ class LeadsMerged:
     sla_met_at_after: datetime | None
     model_version: str
     event_occurred_at: datetime
+    # The survivor's dimension values after the merge: (dimension, value, observed at as UTC RFC 3339), each the
+    # observation the dimension's rule keeps of the two (DimensionsSet says how values are observed).
+    dimensions_after: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DimensionsSet:
+    """The lead's value of one or more of the model's dimensions changed (docs/stage-model.md "Dimensions"): the
+    event showed a value its rule keeps (the first observation, or a later one that wins by event time).
+    `values` holds only what changed; each was observed at `occurred_at`, the cause event's own time."""
+
+    lead_id: str
+    cause_event_id: str
+    occurred_at: datetime
+    values: tuple[tuple[str, str], ...]  # (dimension, value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +135,15 @@ class FeedbackRecorded:
 
 
 DomainEvent = (
-    LeadCreated | IdentityLinked | ScoreChanged | StageChanged | SlaMet | LeadsMerged | RevenueBooked | FeedbackRecorded
+    LeadCreated
+    | IdentityLinked
+    | DimensionsSet
+    | ScoreChanged
+    | StageChanged
+    | SlaMet
+    | LeadsMerged
+    | RevenueBooked
+    | FeedbackRecorded
 )
 
 EVENT_CLASSES: dict[str, type[DomainEvent]] = {
@@ -128,6 +151,7 @@ EVENT_CLASSES: dict[str, type[DomainEvent]] = {
     for cls in (
         LeadCreated,
         IdentityLinked,
+        DimensionsSet,
         ScoreChanged,
         StageChanged,
         SlaMet,

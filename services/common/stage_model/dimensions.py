@@ -40,7 +40,7 @@ _UTM = "utm_"
 class Dimension:
     name: str
     kind: Kind
-    key: str | None  # the property or trait key; None for owner and account
+    key: str  # the property or trait key; "" for owner and account
     on: frozenset[str] | None = None  # event types observed; None: any
     bands: tuple[tuple[str, Decimal], ...] = ()  # (band, lower bound) ascending; () keeps the value as it is
     max_values: int | None = None  # bounded: at most this many label values (the rest "other"); None: JSON only
@@ -54,18 +54,26 @@ class Dimension:
         return self.max_values is not None
 
     def observe(self, event: Event) -> str | None:
-        """The value `event` shows for this dimension, or None when it shows none."""
+        """The value `event` shows for this dimension, or None when it shows none (runs for most events)."""
         if self.on is not None and event.type not in self.on:
             return None
-        if self.kind == "account":
-            raw: Any = event.account_id
-        elif self.kind == "owner":
+        kind = self.kind
+        if kind == "first_touch" or kind == "last_touch" or kind == "form":
+            raw: Any = event.properties.get(self.key)
+            if raw is None and self.key.startswith(_UTM):
+                raw = _utm_from_url(event.properties, self.key)
+        elif kind == "account":
+            raw = event.account_id
+        elif kind == "owner":
             raw = event.properties.get("owner")
-        elif self.kind == "trait":
+        else:
             traits = event.properties.get("traits")
             raw = traits.get(self.key) if isinstance(traits, Mapping) else None
-        else:
-            raw = _property(event.properties, self.key or "")
+        if raw is None:
+            return None
+        if type(raw) is str and not self.bands:
+            value = raw.strip()[:MAX_VALUE_LENGTH]
+            return value or None
         return self.value_of(raw)
 
     def value_of(self, raw: Any) -> str | None:
@@ -98,14 +106,12 @@ def wins(touch: Touch, challenger_at: str, held_at: str | None) -> bool:
     return challenger_at < held_at if touch == "first" else challenger_at >= held_at
 
 
-def _property(properties: Mapping[str, Any], key: str) -> Any:
-    value = properties.get(key)
-    if value is None and key.startswith(_UTM):
-        url = properties.get("url")
-        if isinstance(url, str) and key + "=" in url:  # parse only when it can be there: page views are the hot path
-            found = parse_qs(urlsplit(url).query).get(key)
-            return found[0] if found else None
-    return value
+def _utm_from_url(properties: Mapping[str, Any], key: str) -> Any:
+    url = properties.get("url")
+    if isinstance(url, str) and key + "=" in url:  # parse only when it can be there: page views are the hot path
+        found = parse_qs(urlsplit(url).query).get(key)
+        return found[0] if found else None
+    return None
 
 
 def _band(bands: tuple[tuple[str, Decimal], ...], raw: Any) -> str | None:

@@ -106,7 +106,7 @@ def _compile(data: dict[str, Any], doc: YamlDocument, currency: str) -> StageMod
         _any_event_transitions={stage: _candidates(transitions, stages, stage, None) for stage in stages},
         _scoring={et: tuple(r for r in scoring if r.on is None or et in r.on) for et in EVENT_TYPES},
         _any_event_scoring=tuple(r for r in scoring if r.on is None),
-        _dimensions=dimensions_by_event(dimensions),
+        dimensions_by_event=dimensions_by_event(dimensions),
     )
 
 

@@ -74,7 +74,9 @@ def compile_dimensions(data: Mapping[str, Any]) -> tuple[Dimension, ...]:
         on = spec.get("on", "*")
         listed = None if on == "*" else frozenset([on] if isinstance(on, str) else on)
         bands = tuple((band, Decimal(str(lower))) for band, lower in spec.get("bands", {}).items())
-        found.append(Dimension(spec["name"], kind, key, observed_types(kind, listed), bands, spec.get("max_values")))
+        found.append(
+            Dimension(spec["name"], kind, key or "", observed_types(kind, listed), bands, spec.get("max_values"))
+        )
     return tuple(found)
 
 

@@ -94,11 +94,11 @@ class StageModel:
     _any_event_transitions: Mapping[str, tuple[Transition, ...]] = field(default_factory=dict, repr=False)
     _scoring: Mapping[str, tuple[ScoringRule, ...]] = field(default_factory=dict, repr=False)
     _any_event_scoring: tuple[ScoringRule, ...] = field(default=(), repr=False)
-    _dimensions: Mapping[str, tuple[Dimension, ...]] = field(default_factory=dict, repr=False)  # by event type
+    # Event type -> the dimensions an event of that type may show a value for (the engine's hot path).
+    dimensions_by_event: Mapping[str, tuple[Dimension, ...]] = field(default_factory=dict, repr=False)
 
     def dimensions_for(self, event_type: str) -> tuple[Dimension, ...]:
-        """The dimensions an event of `event_type` may show a value for (the engine's hot path)."""
-        return self._dimensions.get(event_type, ())
+        return self.dimensions_by_event.get(event_type, ())
 
     def dimension(self, name: str) -> Dimension | None:
         return next((d for d in self.dimensions if d.name == name), None)

@@ -13,13 +13,24 @@ from typing import Any
 
 import asyncpg
 
+from services.kpi.adapters.dimension_store import write_values
+from services.kpi.adapters.slice_summary_store import SliceDelta
 from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
 from services.kpi.domain.projection_batch import Changes
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "projections"
-TABLES = ("kpi_revenue_shares", "kpi_revenue", "kpi_feedback", "kpi_transitions", "kpi_stays", "kpi_leads")
-SUMMARIES = ("kpi_day_counts", "kpi_flow_days", "kpi_cohort_repeats")
+TABLES = (
+    "kpi_revenue_shares",
+    "kpi_revenue",
+    "kpi_feedback",
+    "kpi_transitions",
+    "kpi_stays",
+    "kpi_lead_values",
+    "kpi_dimension_values",
+    "kpi_leads",
+)
+SUMMARIES = ("kpi_day_counts", "kpi_flow_days", "kpi_cohort_repeats", "kpi_slice_day_counts", "kpi_slice_flow_days")
 
 
 async def lock_checkpoint(conn: asyncpg.Connection, name: str = CHECKPOINT) -> int:
@@ -51,14 +62,24 @@ async def delete_stays(conn: asyncpg.Connection, lead_id: str) -> None:
     await conn.execute("DELETE FROM kpi_stays WHERE lead_id = $1", lead_id)
 
 
+def touched(c: Changes) -> list[str]:
+    return [*c.prior, *c.reached, *(s.lead_id for s in c.stays)]
+
+
 async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool = True) -> None:
-    delta = None
+    delta = sliced = None
     if summaries:  # what the touched leads and their persons contributed, taken out before the writes
-        delta = Delta([*c.prior, *c.reached, *(s.lead_id for s in c.stays)])
+        delta = Delta(touched(c))
         await delta.before(conn)
+        if c.sliced:
+            # whose person's values change: what the batch sets, and the leads merged away with theirs
+            sliced = SliceDelta(c.sliced, touched(c), [*c.values, *c.merged_into])
+            await sliced.before(conn, c.first_position)
     await write_rows(conn, c, flows=summaries)
     if delta is not None:
         await delta.after(conn)
+    if sliced is not None:
+        await sliced.after(conn)
     for anomaly in c.anomalies:
         log.warning("projection anomaly (the log disagrees with one open stay per lead): %s", anomaly)
 
@@ -130,6 +151,7 @@ async def write_rows(conn: asyncpg.Connection, c: Changes, *, flows: bool) -> No
             "(SELECT a.furthest_index FROM kpi_leads a WHERE a.lead_id = $2)) WHERE lead_id = $1",
             [(i.survivor_id, i.absorbed_id) for i in c.inherits],
         )
+    await write_values(conn, c)
     if c.revenue:
         await conn.execute(
             "INSERT INTO kpi_revenue (position, lead_id, account_id, kind, amount, currency, occurred_at) "

@@ -34,21 +34,25 @@ def day(column: str) -> str:
     return DAY.format(col=column)
 
 
-# (kind, day, bucket, applies) of one stay; `{where}` picks the stays.
-_STAY_ROWS = f"""
-SELECT k.kind, s.stage, k.day, k.bucket, count(*) AS n FROM kpi_stays s CROSS JOIN LATERAL (VALUES
+# (kind, day, bucket, applies) of one stay `s`.
+STAY_KINDS = f"""CROSS JOIN LATERAL (VALUES
     ('entered', {day("s.entered_at")}, 0, true),
     ('exited', {day("s.exited_at")}, 0, s.exited_at IS NOT NULL),
     ('open', {day("s.since")}, 0, s.exited_at IS NULL),
     ('overdue', {day("s.sla_due_at")}, 0, s.exited_at IS NULL AND s.sla_met_at IS NULL AND s.sla_due_at IS NOT NULL),
     ('breach', {day("s.sla_due_at")}, 0, {BREACH}),
     ('ended', {day(ENDED)}, CASE WHEN s.exit_kind = 'transition' THEN {BUCKET} END, s.exit_kind = 'transition')
-) AS k(kind, day, bucket, applies) WHERE k.applies AND {{where}} GROUP BY 1, 2, 3, 4
-"""
+) AS k(kind, day, bucket, applies)"""
+# `{where}` picks the stays.
+_STAY_ROWS = (
+    "SELECT k.kind, s.stage, k.day, k.bucket, count(*) AS n FROM kpi_stays s "
+    + STAY_KINDS
+    + " WHERE k.applies AND {where} GROUP BY 1, 2, 3, 4"
+)
 # The persons `{persons}` (live leads) with every lead merged into them, their entries by a transition. (Not
 # `s.entry_kind = 'transition'`: the planner would AND the whole partial index ix_kpi_stays_entry_since into
 # each lead's key lookup.)
-_PERSONS = """
+PERSONS = """
 WITH RECURSIVE members(person, lead_id, depth) AS (
     SELECT l.lead_id, l.lead_id, 0 FROM kpi_leads l WHERE l.merged_into IS NULL AND {persons}
     UNION ALL
@@ -61,7 +65,7 @@ WITH RECURSIVE members(person, lead_id, depth) AS (
 )
 """
 _PERSON_ROWS = (
-    _PERSONS
+    PERSONS
     + f"""
 SELECT 'cohort' AS kind, stage, {day("at")} AS day, furthest AS bucket, count(*) AS n FROM entries GROUP BY 2, 3, 4
 UNION ALL
@@ -70,7 +74,7 @@ WHERE l.merged_into IS NULL AND l.furthest_index IS NOT NULL AND {{persons}} GRO
 """
 )
 _REPEATS = (
-    _PERSONS
+    PERSONS
     + """
 SELECT person, stage, at, prev_at, furthest, count(*) FROM (
     SELECT person, stage, at, furthest, lag(at) OVER (PARTITION BY person, stage ORDER BY at) AS prev_at FROM entries

@@ -106,6 +106,7 @@ kpi_transitions = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Index("ix_kpi_transitions_to", "to_stage", "occurred_at"),
     Index("ix_kpi_transitions_from", "from_stage", "occurred_at"),
+    Index("ix_kpi_transitions_lead", "lead_id"),  # a lead's flows move slice when its values change
 )
 
 # Per lead: the furthest success-path index ever entered (skips count as passing), for reached and cohort CVR.
@@ -199,4 +200,54 @@ kpi_cohort_repeats = Table(
     Column("n", BigInteger, nullable=False),
     PrimaryKeyConstraint("person_id", "stage", "at", "prev_at"),
     Index("ix_kpi_cohort_repeats_stage_at", "stage", "at"),
+)
+
+# Each lead's dimension values, which are its person's (the live lead its merged_into chain ends at): every
+# row of a lead counts in the slice of these (dimension_store.py). A lead without a row has no value ('').
+kpi_lead_values = Table(
+    "kpi_lead_values",
+    metadata,
+    Column("lead_id", Text, nullable=False),
+    Column("dimension", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("lead_id", "dimension"),
+    Index("ix_kpi_lead_values_value", "dimension", "value"),
+)
+
+# The first store position each (dimension, value) was seen at: a bounded dimension's label values are its
+# first `max_values` (docs/observability.md "Slices").
+kpi_dimension_values = Table(
+    "kpi_dimension_values",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "value"),
+)
+
+# kpi_day_counts and kpi_flow_days per slice of each bounded dimension (value '' = no value): the same rows,
+# summed over a dimension's values, as the unsliced ones (slice_summary_store.py).
+kpi_slice_day_counts = Table(
+    "kpi_slice_day_counts",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "value", "kind", "stage", "day", "bucket"),
+)
+
+kpi_slice_flow_days = Table(
+    "kpi_slice_flow_days",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("from_stage", Text, nullable=False),
+    Column("to_stage", Text, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "value", "day", "from_stage", "to_stage"),
 )

@@ -32,6 +32,7 @@ from services.kpi.adapters.failures import is_record_failure, reason
 from services.kpi.adapters.projection_lag import LagWatcher
 from services.kpi.adapters.projection_store import lock_checkpoint, set_checkpoint, write_changes
 from services.kpi.adapters.projector_metrics import ProjectorMetrics
+from services.kpi.adapters.slice_summary_store import refresh_slices, slices_ready
 from services.kpi.adapters.store_reads import is_survivor_merge, read_records, store_head
 from services.kpi.adapters.summary_store import ready, refresh
 from services.kpi.adapters.transaction import transaction
@@ -40,6 +41,11 @@ from services.kpi.domain.suspects import Suspect, Suspects
 
 log = logging.getLogger(__name__)
 LOOP = "kpi-projector"
+
+
+def bounded_dimensions(model: StageModel) -> list[str]:
+    """The dimensions the summaries are sliced by (those that are also Prometheus labels)."""
+    return [d.name for d in model.dimensions if d.bounded]
 
 
 class Projector:
@@ -142,6 +148,9 @@ class Projector:
             checkpoint = await lock_checkpoint(conn)
             if not await ready(conn):  # the first batch after migration 0005 (or from empty tables)
                 await refresh(conn)
+            sliced = bounded_dimensions(self._model)
+            if not await slices_ready(conn, sliced):  # after migration 0011, or a model with other bounded ones
+                await refresh_slices(conn, sliced)
             records = await read_records(conn, checkpoint, self._batch, upto)
             if self._suspects is not None and (not records or records[0].position != self._suspects.first):
                 self._suspects = None  # another replica moved on meanwhile: start again from its checkpoint

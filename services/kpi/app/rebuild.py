@@ -30,10 +30,12 @@ from services.kpi.adapters.projection_store import (
     set_checkpoint,
     write_changes,
 )
+from services.kpi.adapters.slice_summary_store import refresh_slices
 from services.kpi.adapters.store_reads import read_records, store_head
 from services.kpi.adapters.summary_store import refresh
 from services.kpi.adapters.transaction import transaction
 from services.kpi.app.bootstrap import load_configured_model
+from services.kpi.app.projector import bounded_dimensions
 from services.kpi.app.settings import KpiSettings
 from services.kpi.domain.projection_batch import Changes
 
@@ -91,6 +93,7 @@ async def rebuild(
                 progress(position, head)
         await analyze(conn)
         await refresh(conn)  # the summaries at once, set-based: faster than batch by batch, and the same rows
+        await refresh_slices(conn, bounded_dimensions(model))
         await set_checkpoint(conn, head)
     return Rebuilt(events, head, anomalies)
 

@@ -20,10 +20,12 @@ from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters import set_aside_store
 from services.kpi.adapters.failures import is_record_failure, reason
 from services.kpi.adapters.projection_store import delete_stays, lock_checkpoint, write_rows
+from services.kpi.adapters.slice_summary_store import SliceDelta
 from services.kpi.adapters.store_reads import read_records, read_stream
 from services.kpi.adapters.summary_store import Delta
 from services.kpi.adapters.transaction import transaction
 from services.kpi.app.bootstrap import load_configured_model
+from services.kpi.app.projector import bounded_dimensions
 from services.kpi.app.settings import KpiSettings
 from services.kpi.domain.projection_batch import Changes
 
@@ -104,9 +106,14 @@ async def re_project(conn: asyncpg.Connection, position: int, checkpoint: int, m
     partners = [str(record.event.get(k)) for k in ("survivor_id", "absorbed_id") if record.event.get(k)]
     delta = Delta([record.lead_id, *partners])
     await delta.before(conn)
+    sliced = SliceDelta(bounded_dimensions(model), [record.lead_id, *partners], [record.lead_id, *partners])
+    if sliced.dimensions:
+        await sliced.before(conn, None)
     await delete_stays(conn, record.lead_id)
     changes = Changes().add_records(await read_stream(conn, record.lead_id, checkpoint, position), model)
     await write_rows(conn, changes, flows=True)
     await delta.after(conn)
+    if sliced.dimensions:
+        await sliced.after(conn)
     await set_aside_store.delete_entry(conn, position)
     return True

@@ -12,6 +12,8 @@ JSON form, exactly what the store holds and the outbox publishes) and returns wh
 - LeadsMerged, role survivor: when the stage changes, close (exit `merge`) and open (entry `merge`, `since` =
   the kept stay's entry); inherit the absorbed lead's furthest index. Never a transition.
 - RevenueBooked: a revenue row and its shares. FeedbackRecorded: a feedback row.
+- DimensionsSet: the lead's dimension values; LeadsMerged, role survivor, also sets the merged values (and the
+  leads merged into it take them: a lead's values in the projections are its person's).
 - IdentityLinked, ScoreChanged: nothing.
 
 `projection_batch.Changes` folds the operations of a batch into set-based writes.
@@ -27,6 +29,7 @@ from typing import Any
 
 from services.common.lead_events.event_codec import from_dict
 from services.common.lead_events.events import (
+    DimensionsSet,
     FeedbackRecorded,
     LeadCreated,
     LeadsMerged,
@@ -130,6 +133,15 @@ class RecordFeedback:
     occurred_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SetValues:
+    """The lead's own dimension values changed (a merge: the survivor's, which its absorbed leads now share)."""
+
+    position: int
+    lead_id: str
+    values: tuple[tuple[str, str], ...]  # (dimension, value)
+
+
 Op = (
     OpenStay
     | CloseStay
@@ -140,6 +152,7 @@ Op = (
     | InheritReach
     | BookRevenue
     | RecordFeedback
+    | SetValues
 )
 
 
@@ -191,6 +204,8 @@ def _project(record: LeadEventRecord, model: StageModel) -> tuple[Op, ...]:
                 e.reason_code, e.campaign, e.occurred_at,
             ),
         )  # fmt: skip
+    if isinstance(event, DimensionsSet):
+        return (SetValues(record.position, lead, event.values),)
     return ()  # IdentityLinked, ScoreChanged
 
 
@@ -199,7 +214,8 @@ def _merged(record: LeadEventRecord, e: LeadsMerged, model: StageModel) -> tuple
     if e.role == "absorbed":
         closed: tuple[Op, ...] = (CloseStay(e.lead_id, at, "absorbed", e.stage_after),) if e.stage_before else ()
         return (*closed, MarkMerged(e.lead_id, e.survivor_id))
-    ops: list[Op] = [InheritReach(e.lead_id, e.absorbed_id)]
+    values = tuple((name, value) for name, value, _ in e.dimensions_after)
+    ops: list[Op] = [InheritReach(e.lead_id, e.absorbed_id), SetValues(record.position, e.lead_id, values)]
     if e.stage_before != e.stage_after:
         if e.stage_before is not None:
             ops.append(CloseStay(e.lead_id, at, "merge", e.stage_after))

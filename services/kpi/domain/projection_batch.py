@@ -32,6 +32,7 @@ from services.kpi.domain.projection import (
     ReachStage,
     RecordFeedback,
     RecordTransition,
+    SetValues,
     explain,
     project,
 )
@@ -75,8 +76,15 @@ class Changes:
     inherits: list[InheritReach] = field(default_factory=list)
     revenue: list[BookRevenue] = field(default_factory=list)
     feedback: list[RecordFeedback] = field(default_factory=list)
+    # Dimension values: per lead the values set in this batch (the writer gives them to the leads merged into
+    # it too), the first position each (dimension, value) was seen at, and the bounded dimensions the summaries
+    # are sliced by (from the model).
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    first_seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    sliced: tuple[str, ...] = ()
     anomalies: list[str] = field(default_factory=list)  # a log inconsistent with one open stay per lead
     records: int = 0
+    first_position: int = 0
     last_position: int = 0
     _open: dict[str, StayRow] = field(default_factory=dict, repr=False)  # stays opened in this batch, open
     _prior_gone: set[str] = field(default_factory=set, repr=False)  # leads whose prior stay this batch closed
@@ -84,6 +92,7 @@ class Changes:
     _by_lead: dict[str, list[StayRow]] = field(default_factory=dict, repr=False)
 
     def add_records(self, records: Iterable[LeadEventRecord], model: StageModel) -> Changes:
+        self.sliced = tuple(d.name for d in model.dimensions if d.bounded)
         for record in records:
             if record.position <= self.last_position:
                 raise ValueError(f"records out of order: {record.position} after {self.last_position}")
@@ -94,6 +103,7 @@ class Changes:
             except (ValueError, TypeError, ArithmeticError) as exc:  # a value the fold cannot use (naive time, ...)
                 raise ProjectionError(f"position {record.position}: {explain(exc)}") from exc
             self.records += 1
+            self.first_position = self.first_position or record.position
             self.last_position = record.position
         return self
 
@@ -128,6 +138,10 @@ class Changes:
                 self.reached.setdefault(op.survivor_id, None)
             elif isinstance(op, BookRevenue):
                 self.revenue.append(op)
+            elif isinstance(op, SetValues):
+                self.values.setdefault(op.lead_id, {}).update(op.values)
+                for pair in op.values:
+                    self.first_seen.setdefault(pair, op.position)
             else:
                 self.feedback.append(op)
 

@@ -36,6 +36,7 @@ def lead_to_dict(lead: Lead) -> dict[str, Any]:
         "sla_due_at": _time(lead.sla_due_at),
         "sla_met_at": _time(lead.sla_met_at),
         "merged_into": lead.merged_into,
+        "dimensions": [list(held) for held in lead.dimensions],
     }
 
 
@@ -53,6 +54,7 @@ def lead_from_dict(data: dict[str, Any]) -> Lead:
         sla_due_at=_parse(data["sla_due_at"]),
         sla_met_at=_parse(data["sla_met_at"]),
         merged_into=data["merged_into"],
+        dimensions=tuple(tuple(held) for held in data.get("dimensions", ())),
     )
 
 

@@ -2,7 +2,8 @@
 
 Per event, in this order (docs/stage-model.md has the full rules):
 1. LeadCreated when `lead` is None (the internal id derives from the event id), then IdentityLinked
-   for each identity the event carries that the lead does not have yet.
+   for each identity the event carries that the lead does not have yet, then DimensionsSet when the event
+   shows a dimension value the model's rule keeps (dimension_values.py).
 2. Scoring: the first scoring rule that matches fires -> ScoreChanged. Conditions see the lead before it.
 3. Transitions, seeing the score after step 2: the first matching rule from the current stage moves the
    lead; the rules are tried again from the new stage (same event) until none matches, a stage would
@@ -31,6 +32,7 @@ from services.common.lead_events.events import (
     StageChanged,
 )
 from services.common.stage_model.model_types import StageModel
+from services.stage_engine.domain.dimension_values import observed
 from services.stage_engine.domain.lead import Identity, Lead, event_identities, new_lead_id
 from services.stage_engine.domain.revenue_feedback import EventRejected, revenue_and_feedback
 from services.stage_engine.domain.rule_matching import RuleContext, first_scoring_rule, transition_chain
@@ -61,6 +63,9 @@ def decide(
         if (kind, value) not in known:
             known.add((kind, value))
             out.append(IdentityLinked(lead_id=lead_id, cause_event_id=eid, occurred_at=at, kind=kind, value=value))
+    dimensions = observed(lead.dimensions, event, model, lead_id)
+    if dimensions is not None:
+        out.append(dimensions)
     conditions = RuleContext(event, lead)
     stage = lead.stage or model.initial_stage
     score, at_entry = lead.score, lead.score_at_stage_entry

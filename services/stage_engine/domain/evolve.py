@@ -10,6 +10,7 @@ from dataclasses import fields
 from typing import Any
 
 from services.common.lead_events.events import (
+    DimensionsSet,
     DomainEvent,
     FeedbackRecorded,
     IdentityLinked,
@@ -20,6 +21,7 @@ from services.common.lead_events.events import (
     SlaMet,
     StageChanged,
 )
+from services.stage_engine.domain.dimension_values import with_values
 from services.stage_engine.domain.lead import Lead
 
 
@@ -47,6 +49,10 @@ def fold(events: Iterable[DomainEvent], lead: Lead | None = None) -> Lead:
 
 def _identity(lead: Lead, e: IdentityLinked) -> Lead:
     return _next(lead, identities=lead.identities | {(e.kind, e.value)}, version=lead.version + 1)
+
+
+def _dimensions(lead: Lead, e: DimensionsSet) -> Lead:
+    return _next(lead, dimensions=with_values(lead.dimensions, e.values, e.occurred_at), version=lead.version + 1)
 
 
 def _score(lead: Lead, e: ScoreChanged) -> Lead:
@@ -83,6 +89,7 @@ def _merged(lead: Lead, e: LeadsMerged) -> Lead:
         divisions=frozenset(e.divisions_after),
         sla_due_at=e.sla_due_at_after,
         sla_met_at=e.sla_met_at_after,
+        dimensions=e.dimensions_after,
         version=lead.version + 1,
     )
 
@@ -107,6 +114,7 @@ def _next(lead: Lead, **changes: Any) -> Lead:
 
 _HANDLERS: dict[type, Callable[[Lead, Any], Lead]] = {
     IdentityLinked: _identity,
+    DimensionsSet: _dimensions,
     ScoreChanged: _score,
     StageChanged: _stage,
     SlaMet: _sla_met,

@@ -38,6 +38,8 @@ class Lead:
     sla_due_at: datetime | None = None  # deadline of the current stay's SLA, if its stage has one
     sla_met_at: datetime | None = None  # when a named event satisfied it while the lead stayed
     merged_into: str | None = None  # set on an absorbed lead: its survivor's id
+    # The model's dimensions: (dimension, value, set at as UTC RFC 3339), sorted (domain/dimension_values.py)
+    dimensions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def score_since_stage_entry(self) -> int:

@@ -8,6 +8,7 @@ The rule:
   the survivor's stage stays. The winning stay is kept whole: its stage, entry time, SLA, and the points
   gained since its entry (so "30 more points in nurture" is not met by the merge itself).
 - Score: the sum of both (every event was scored on exactly one of them, so nothing counts twice).
+- Dimension values: per dimension the one its rule keeps of the two (dimension_values.merged).
 - Identities and divisions visited: the union. Histories: both streams are kept; each carries a
   LeadsMerged naming the other, so "why is this lead here" can show both timelines.
 
@@ -27,6 +28,7 @@ from typing import Any
 from services.common.envelope import Event
 from services.common.lead_events.events import DomainEvent, LeadsMerged
 from services.common.stage_model.model_types import StageModel
+from services.stage_engine.domain.dimension_values import merged
 from services.stage_engine.domain.lead import Lead
 
 
@@ -73,6 +75,7 @@ def decide_merge(survivor: Lead, absorbed: Lead, cause: Event, model: StageModel
         "sla_met_at_after": kept.sla_met_at,
         "model_version": model.version,
         "event_occurred_at": cause.occurred_at,
+        "dimensions_after": merged(survivor.dimensions, absorbed.dimensions, model),
     }
     return [
         LeadsMerged(lead_id=survivor.lead_id, role="survivor", stage_before=survivor.stage, **common),

@@ -23,6 +23,10 @@ TABLE_KEYS = {
     "kpi_day_counts": "kind, stage, day, bucket",
     "kpi_flow_days": "day, from_stage, to_stage",
     "kpi_cohort_repeats": "person_id, stage, at, prev_at",
+    "kpi_lead_values": "lead_id, dimension",
+    "kpi_dimension_values": "dimension, value",
+    "kpi_slice_day_counts": "dimension, value, kind, stage, day, bucket",
+    "kpi_slice_flow_days": "dimension, value, day, from_stage, to_stage",
 }
 
 

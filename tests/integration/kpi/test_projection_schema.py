@@ -1,4 +1,5 @@
-"""Migrations 0003 and 0006 create exactly the KPI tables `services/kpi/adapters/tables.py` declares; down again."""
+"""Migrations 0003, 0006 and 0011 create exactly the KPI tables `services/kpi/adapters/tables.py` declares;
+and down again."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ KPI_TABLES = {
     "kpi_revenue_shares",
     "kpi_feedback",
     "kpi_set_aside",
+    "kpi_lead_values",
+    "kpi_dimension_values",
+    "kpi_slice_day_counts",
+    "kpi_slice_flow_days",
 }
 
 

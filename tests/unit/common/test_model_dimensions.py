@@ -48,8 +48,8 @@ def test_the_shipped_model_declares_five_dimensions_three_of_them_labels() -> No
         "source": ("first_touch", "utm_source", "first"),
         "campaign": ("first_touch", "campaign", "first"),
         "segment": ("trait", "employees", "last"),
-        "owner": ("owner", None, "last"),
-        "account": ("account", None, "last"),
+        "owner": ("owner", "", "last"),
+        "account": ("account", "", "last"),
     }
     assert [n for n, d in dims.items() if d.bounded] == ["source", "campaign", "segment"]
     assert dims["owner"].on == {"lead_accepted", "meeting_scheduled", "meeting_held"}

@@ -27,6 +27,7 @@ def event(
     anonymous_id: str | None = None,
     lead_id: str | None = "crm-1",
     event_id: str | None = None,
+    account_id: str | None = None,
 ) -> Event:
     return Event(
         event_id=event_id or f"ev-{next(_ids)}",
@@ -36,6 +37,7 @@ def event(
         received_at=T0,
         anonymous_id=anonymous_id,
         lead_id=lead_id,
+        account_id=account_id,
         properties=dict(properties or {}),
     )
 
