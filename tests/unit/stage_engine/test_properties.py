@@ -89,9 +89,8 @@ def expected_points(event: Event) -> int:
     if event.type == "page_viewed":
         path = event.properties["path"]
         return 11 if path == "/pricing" or path.startswith("/pricing/") else 1
-    return {"content_downloaded": 5, "email_clicked": 2, "webinar_attended": 10, "form_submitted": 10}.get(
-        event.type, 0
-    )
+    points = {"screen_viewed": 1, "content_downloaded": 5, "email_clicked": 2, "webinar_attended": 10}
+    return {**points, "form_submitted": 10}.get(event.type, 0)  # screens are treated like page views
 
 
 def run(sequence: list[Event]) -> tuple[Lead, list[DomainEvent]]:
