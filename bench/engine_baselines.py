@@ -72,7 +72,9 @@ async def raw_asyncpg(settings: ServiceSettings, batches: list[list[Row]]) -> fl
 
 async def eventsourcing_recorder(settings: ServiceSettings, batches: list[list[Row]]) -> float:
     schema = f"{settings.database_schema}_es"
-    conn: asyncpg.Connection = await asyncpg.connect(settings.database_url.replace("+asyncpg", "", 1))
+    conn: asyncpg.Connection = await asyncpg.connect(
+        settings.database_url.replace("+asyncpg", "", 1), ssl=settings.database_tls.ssl_argument()
+    )
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"')
     finally:
@@ -126,7 +128,9 @@ def _append_with_eventsourcing(database_url: str, schema: str, batches: list[lis
 
 
 async def drop_schema(settings: ServiceSettings, schema: str) -> None:
-    conn: asyncpg.Connection = await asyncpg.connect(settings.database_url.replace("+asyncpg", "", 1))
+    conn: asyncpg.Connection = await asyncpg.connect(
+        settings.database_url.replace("+asyncpg", "", 1), ssl=settings.database_tls.ssl_argument()
+    )
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:

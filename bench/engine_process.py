@@ -31,7 +31,9 @@ def dsn(settings: ServiceSettings) -> str:
 
 async def connect(settings: ServiceSettings) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(
-        dsn(settings), server_settings={"search_path": settings.database_schema}
+        dsn(settings),
+        server_settings={"search_path": settings.database_schema},
+        ssl=settings.database_tls.ssl_argument(),
     )
     return conn
 

@@ -51,7 +51,7 @@ async def scratch_stack(prefix: str) -> AsyncIterator[ServiceSettings]:
         lead_events_topic=f"{suffix}.lead-events",
         dead_letter_topic=f"{suffix}.dead-letter",
     )
-    await upgrade(settings.database_url, settings.database_schema)
+    await upgrade(settings.database_url, settings.database_schema, tls=settings.database_tls)
     await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
     try:
         yield settings
@@ -60,7 +60,7 @@ async def scratch_stack(prefix: str) -> AsyncIterator[ServiceSettings]:
 
 
 async def _drop_scratch(settings: ServiceSettings) -> None:
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, tls=settings.database_tls)
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))

@@ -8,20 +8,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import services.tables  # noqa: F401  (registers every table on the shared metadata)
-from services.common.db import metadata
+from services.common.database_tls import DatabaseTls
+from services.common.db import connect_args, metadata
 from services.common.settings import ServiceSettings
 
 config = context.config
 target_metadata = metadata
 
 
-def _target() -> tuple[str, str]:
+def _target() -> tuple[str, str, DatabaseTls | None]:
     url = config.attributes.get("database_url")
     schema = config.attributes.get("schema")
-    if url is None or schema is None:
+    tls = config.attributes.get("tls")
+    if url is None or schema is None:  # `alembic` run by hand: everything from the settings
         settings = ServiceSettings()
-        url, schema = url or settings.database_url, schema or settings.database_schema
-    return url, schema
+        url, schema, tls = url or settings.database_url, schema or settings.database_schema, settings.database_tls
+    return url, schema, tls
 
 
 def do_run_migrations(connection: Connection, schema: str) -> None:
@@ -34,8 +36,8 @@ def do_run_migrations(connection: Connection, schema: str) -> None:
 
 
 async def run_async_migrations() -> None:
-    url, schema = _target()
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    url, schema, tls = _target()
+    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args(tls=tls))
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations, schema)
     await engine.dispose()
@@ -44,7 +46,7 @@ async def run_async_migrations() -> None:
 def run_migrations_offline() -> None:
     """The SQL script instead of running it (`stagetrack migrate --sql`, `alembic upgrade head --sql`), for a
     DBA to review: nothing connects; the URL only names the dialect."""
-    url, schema = _target()
+    url, schema, _ = _target()
     context.configure(
         url=url,
         target_metadata=target_metadata,

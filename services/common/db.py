@@ -6,6 +6,8 @@ import asyncpg
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from services.common.database_tls import DatabaseTls
+
 # Stable constraint names so Alembic migrations can drop what they created.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,17 +21,29 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(
-    database_url: str, schema: str = "public", pool_size: int = 10, lock_timeout_seconds: float | None = None
+    database_url: str,
+    schema: str = "public",
+    pool_size: int = 10,
+    lock_timeout_seconds: float | None = None,
+    tls: DatabaseTls | None = None,
 ) -> AsyncEngine:
     """An asyncpg engine whose connections use `schema` first (tests get a schema of their own). With
     `lock_timeout_seconds`, a statement waiting longer for a lock fails (LockNotAvailableError) instead of
-    waiting on."""
+    waiting on. `tls`: the settings' `database_tls` (None: asyncpg's default, sslmode prefer or PGSSLMODE)."""
     server_settings = {"search_path": f"{schema},public", "application_name": "stagetrack"}
     if lock_timeout_seconds is not None:
         server_settings["lock_timeout"] = f"{round(lock_timeout_seconds * 1000)}ms"
     return create_async_engine(
-        database_url, pool_size=pool_size, pool_pre_ping=True, connect_args={"server_settings": server_settings}
+        database_url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args(server_settings, tls)
     )
+
+
+def connect_args(server_settings: dict[str, str] | None = None, tls: DatabaseTls | None = None) -> dict[str, object]:
+    """asyncpg's connect arguments: session settings and TLS."""
+    args: dict[str, object] = {} if server_settings is None else {"server_settings": server_settings}
+    if tls is not None:
+        args["ssl"] = tls.ssl_argument()
+    return args
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -109,7 +109,10 @@ def key_store(settings: ServiceSettings, engine: AsyncEngine) -> KeyStore:
 async def database(settings: ServiceSettings, lock_timeout_seconds: float | None = None) -> AsyncIterator[AsyncEngine]:
     """Yields the service's database engine and disposes it on shutdown."""
     engine = db.create_engine(
-        settings.database_url, settings.database_schema, lock_timeout_seconds=lock_timeout_seconds
+        settings.database_url,
+        settings.database_schema,
+        lock_timeout_seconds=lock_timeout_seconds,
+        tls=settings.database_tls,
     )
     try:
         yield engine

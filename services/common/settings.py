@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.database_tls import DatabaseTls, SslMode
 from services.common.environment import database_url_problem
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://stagetrack@127.0.0.1:55432/stagetrack"
@@ -29,6 +30,13 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: str = LOCAL_DATABASE_URL
     database_schema: str = "public"
+    # PostgreSQL TLS, libpq's sslmode: disable, allow, prefer (TLS when offered, unverified: asyncpg's default),
+    # require, verify-ca, verify-full. The CA file is what verify-ca/verify-full check the server's chain against
+    # (none: the system's trust store); a client certificate and key for `hostssl ... cert` authentication.
+    database_sslmode: SslMode = "prefer"
+    database_ssl_ca_file: FilePath | None = None
+    database_ssl_cert_file: FilePath | None = None
+    database_ssl_key_file: FilePath | None = None
     events_topic: str = "stagetrack.events"
     lead_events_topic: str = "stagetrack.lead-events"
     dead_letter_topic: str = "stagetrack.dead-letter"
@@ -95,6 +103,12 @@ class ServiceSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _database_tls_as_meant(self) -> Self:
+        if found := self.database_tls.problems():
+            raise ValueError("; ".join(found))
+        return self
+
+    @model_validator(mode="after")
     def _no_development_secrets_outside_development(self) -> Self:
         if self.environment != "development" and (found := self.development_secrets()):
             raise ValueError(
@@ -107,6 +121,12 @@ class ServiceSettings(BaseSettings):
         settings add their own secrets to the list."""
         problem = database_url_problem(self.database_url, LOCAL_DATABASE_URL)
         return [problem] if problem else []
+
+    @property
+    def database_tls(self) -> DatabaseTls:
+        return DatabaseTls(
+            self.database_sslmode, self.database_ssl_ca_file, self.database_ssl_cert_file, self.database_ssl_key_file
+        )
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import db
+from services.common.database_tls import DatabaseTls
 from services.common.migrate import upgrade
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -32,16 +33,19 @@ def quoted(schema: str) -> str:
 
 
 class ScratchSchema:
-    def __init__(self, database_url: str, live_schema: str, name: str | None = None) -> None:
+    def __init__(
+        self, database_url: str, live_schema: str, name: str | None = None, tls: DatabaseTls | None = None
+    ) -> None:
         self.name = name or f"replay_{uuid.uuid4().hex[:12]}"
         self.live = live_schema
         self._url = database_url
+        self._tls = tls
         self.created = False  # only a schema this object created is ever dropped
         quoted(self.name)
         quoted(live_schema)
         # Reads across schemas with qualified names; the scratch engine writes unqualified (search_path).
-        self.admin: AsyncEngine = db.create_engine(database_url, pool_size=2)
-        self.engine: AsyncEngine = db.create_engine(database_url, self.name, pool_size=2)
+        self.admin: AsyncEngine = db.create_engine(database_url, pool_size=2, tls=tls)
+        self.engine: AsyncEngine = db.create_engine(database_url, self.name, pool_size=2, tls=tls)
 
     async def create(self) -> None:
         """Migrates a fresh scratch schema and copies the live engine's order of application into it."""
@@ -58,7 +62,7 @@ class ScratchSchema:
         if exists:
             raise ReplayRefused(f"schema {self.name} already exists; a replay needs a fresh one")
         self.created = True
-        await upgrade(self._url, self.name)
+        await upgrade(self._url, self.name, tls=self._tls)
         scratch, live = quoted(self.name), quoted(self.live)
         async with self.admin.begin() as conn:
             await conn.execute(

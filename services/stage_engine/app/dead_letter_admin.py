@@ -42,7 +42,7 @@ class DeadLetterEntry:
 
 async def list_dead_letters(settings: EngineSettings) -> list[DeadLetterEntry]:
     records = await _read(settings)
-    engine = db.create_engine(settings.database_url, settings.database_schema)
+    engine = db.create_engine(settings.database_url, settings.database_schema, tls=settings.database_tls)
     try:
         async with engine.connect() as conn:
             done = await redrive_ledger.redriven(conn, [_place(settings, r) for r in records])
@@ -61,7 +61,7 @@ async def redrive(settings: EngineSettings, ids: Sequence[str] | None = None) ->
         if unknown := [i for i in ids if i not in records]:
             raise LookupError(f"no dead letter with the id {', '.join(unknown)} (see `stagetrack dead-letters list`)")
         chosen = [records[i] for i in dict.fromkeys(ids)]
-    engine = db.create_engine(settings.database_url, settings.database_schema)
+    engine = db.create_engine(settings.database_url, settings.database_schema, tls=settings.database_tls)
     try:
         async with engine.begin() as conn:
             fresh = await redrive_ledger.record(conn, [_place(settings, r) for r in chosen])
