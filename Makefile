@@ -65,6 +65,12 @@ deps: $(STAMP)
 prometheus-rules:
 	deploy/local/prometheus.sh check
 
+# The deployment files (Dockerfile, deploy/compose, deploy/helm, the settings in docs/deploy.md) checked without
+# a Docker engine or Kubernetes; the first run builds Helm and the compose loader with Go (deploy/local/tools.sh).
+.PHONY: deploy-checks
+deploy-checks: $(STAMP)
+	$(BIN)/pytest tests/deploy
+
 test: lint typecheck imports deps $(STAMP)
 	$(BIN)/pytest tests/unit tests/integration tests/e2e
 
