@@ -45,8 +45,10 @@ class WebhookSender:
         connect_timeout_seconds: float,
         read_timeout_seconds: float,
         max_response_bytes: int,
+        connections_per_endpoint: int = 32,
         user_agent: str = "stagetrack-dispatch",
     ) -> None:
+        self._connections = connections_per_endpoint
         self._allowed = allowed
         self._timeout = httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds)
         self._deadline = connect_timeout_seconds + 2 * read_timeout_seconds
@@ -95,7 +97,7 @@ class WebhookSender:
     def _client(self, endpoint: str) -> httpx.AsyncClient:
         client = self._clients.get(endpoint)
         if client is None:
-            limits = httpx.Limits(max_connections=16, max_keepalive_connections=8)
+            limits = httpx.Limits(max_connections=self._connections, max_keepalive_connections=self._connections)
             client = httpx.AsyncClient(timeout=self._timeout, limits=limits, trust_env=False, follow_redirects=False)
             self._clients[endpoint] = client
         return client

@@ -48,8 +48,9 @@ class DispatchSettings(ServiceSettings):
     dispatch_pause_after_failures: int = Field(default=10, ge=1)
     dispatch_pause_after_seconds: float = Field(default=300.0, ge=0)
     dispatch_pause_seconds: float = Field(default=300.0, gt=0)
-    dispatch_max_in_flight: int = Field(default=64, ge=1)
-    dispatch_max_in_flight_per_endpoint: int = Field(default=8, ge=1)
+    # Attempts at once: 200 webhooks a second to a receiver answering in 100 ms need 20 in flight.
+    dispatch_max_in_flight: int = Field(default=256, ge=1)
+    dispatch_max_in_flight_per_endpoint: int = Field(default=32, ge=1)
     # A deadline fires once passed by this much and its partition has been read up to then (domain/breaches.py).
     dispatch_sla_grace_seconds: float = Field(default=10.0, ge=0)
     # How often the deliverer and the SLA watch look for work nobody woke them for (retries, deadlines).
