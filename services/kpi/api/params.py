@@ -16,9 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.stage_model.model_types import StageModel
 from services.kpi.app.settings import KpiSettings
 from services.kpi.domain.periods import HINT, Period, PeriodErrors, horizon, local_text, parse_period
+from services.kpi.domain.slicing import Slicing, SlicingError, parse_slicing
 
 FROM = Query(alias="from", description=f"Start of P, inclusive: {HINT} (a date is midnight in the reporting zone)")
 TO = Query(alias="to", description=f"End of P, exclusive: {HINT}")
+BY = Query(
+    description="Slice the answer by a dimension of the model (THE MODEL: source, campaign, segment, owner, account): "
+    "`all` is the answer without `by`, `slices` the same per value. Filters: `<dimension>=<value>`, repeatable "
+    '(`source=google&source=bing`); an empty value means leads without one. docs/kpi.md "Slices".'
+)
 # A daily series longer than this is refused (the answer would be unreasonably long).
 MAX_SERIES_DAYS = 3660
 
@@ -58,6 +64,14 @@ def kpi(request: Request) -> Kpi:
     state = request.app.state
     clock: Callable[[], datetime] = state.clock
     return Kpi(state.db, state.model, state.settings, clock())
+
+
+def slicing(request: Request, by: Annotated[str | None, BY] = None) -> Slicing:
+    """`by` and the dimension filters; 422 naming `by` when the model has no such dimension."""
+    try:
+        return parse_slicing(request.app.state.model, by, request.query_params.getlist)
+    except SlicingError as exc:
+        raise HTTPException(422, detail=[{"field": exc.field, "reason": exc.reason}]) from None
 
 
 def _period(request: Request, start: str | None, end: str | None, max_days: int | None) -> Period:

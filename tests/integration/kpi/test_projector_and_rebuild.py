@@ -94,7 +94,7 @@ async def test_projections_follow_live_engines_and_rebuild_to_identical_tables(
     assert registry.get_sample_value("stagetrack_kpi_projection_anomalies_total") == 0
     assert (registry.get_sample_value("stagetrack_kpi_last_projected_timestamp_seconds") or 0) > 0
     await agrees_with_the_store(engine)
-    assert await summaries_agree(engine, MODEL, START) == 80
+    assert await summaries_agree(engine, MODEL, START) == 80 + 3 * 2 * 2 * 6  # the whole, and 3 dimensions x 2 scopes
 
     live = await checksums(engine)
     assert live["kpi_transitions"][0] > persons and live["kpi_revenue_shares"][0] > 0 and live["kpi_feedback"][0] > 0

@@ -169,4 +169,4 @@ async def test_balance_by_either_formula_equals_the_definition(settings: Service
                 )
                 for name in names
             }
-            assert await queries_balance.balances_at(conn, names, t) == expected, t
+            assert await queries_balance.balances_at(conn, names, t) == {None: expected}, t
