@@ -37,6 +37,8 @@ Exposition (the-model; every stage, division and kind of the model is present, z
     stagetrack_feedback_rating_sum{about="meeting",from_division="field_sales",to_division="inside_sales"} 151.0
     # TYPE stagetrack_feedback_expectations_total counter
     stagetrack_feedback_expectations_total{about="meeting",from_division="field_sales",met="true",...} 31.0
+    # TYPE stagetrack_stage_leads_by_slice gauge  (and the other families per slice: domain/slice_metrics.py)
+    stagetrack_stage_leads_by_slice{dimension="source",stage="mql",value="google"} 41.0
     # TYPE stagetrack_kpi_metrics_skipped_rows gauge
     stagetrack_kpi_metrics_skipped_rows{table="kpi_stays"} 0.0
     # TYPE stagetrack_kpi_metrics_refresh_failures_total counter
@@ -62,6 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.collector_queries import read_snapshot
 from services.kpi.domain.kpi_metrics import Family, KpiSnapshot, check_model, families
+from services.kpi.domain.slice_metrics import SliceSnapshot, slice_families
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +101,8 @@ class KpiCollector(Collector):
             now = self._clock()
             try:
                 async with asyncio.timeout(self._timeout):
-                    snapshot = await read_snapshot(self._engine, datetime.fromtimestamp(now, UTC))
-                self._families = families(snapshot, self._model)
+                    snapshot, slices = await read_snapshot(self._engine, datetime.fromtimestamp(now, UTC), self._model)
+                self._families = families(snapshot, self._model) + slice_families(slices, self._model)
             except Exception:  # PostgreSQL away or slow: keep serving the last snapshot, counted and dated
                 self._failures += 1
                 log.exception("KPI metrics refresh failed; serving the snapshot of %s", self._snapshot_time or "never")
@@ -148,4 +151,4 @@ def to_metric(family: Family) -> Metric:
 
 def families_template(model: StageModel) -> list[Family]:
     """The families with their names, types and help, from an empty snapshot (for `describe`)."""
-    return families(KpiSnapshot(), model)
+    return families(KpiSnapshot(), model) + slice_families(SliceSnapshot(), model)

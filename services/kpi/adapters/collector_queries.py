@@ -16,7 +16,10 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.stage_model.model_types import StageModel
+from services.kpi.adapters.slice_collector_queries import read_slices
 from services.kpi.domain.kpi_metrics import TIME_IN_STAGE_BUCKETS, EndedStays, FeedbackGroup, KpiSnapshot
+from services.kpi.domain.slice_metrics import SliceSnapshot
 
 _BALANCE = text(
     """
@@ -53,12 +56,13 @@ _FEEDBACK = text(
 )
 
 
-async def read_snapshot(engine: AsyncEngine, now: datetime) -> KpiSnapshot:
-    """All aggregates in one REPEATABLE READ, read-only transaction: entries and balances agree."""
+async def read_snapshot(engine: AsyncEngine, now: datetime, model: StageModel) -> tuple[KpiSnapshot, SliceSnapshot]:
+    """All aggregates in one REPEATABLE READ, read-only transaction: entries and balances agree, and so do the
+    slices with the whole."""
     async with engine.connect() as raw:
         conn = await raw.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         async with conn.begin():
-            return await _read(conn, now)
+            return await _read(conn, now), await read_slices(conn, model, now)
 
 
 async def _read(conn: AsyncConnection, now: datetime) -> KpiSnapshot:

@@ -17,6 +17,7 @@ from services.common.stage_model.model import default_model
 from services.kpi.adapters import collector as collector_module
 from services.kpi.adapters.collector import KpiCollector
 from services.kpi.domain.kpi_metrics import KpiSnapshot
+from services.kpi.domain.slice_metrics import SliceSnapshot
 
 MQL = {"stage": "mql", "division": "marketing"}
 
@@ -27,13 +28,13 @@ class Reader:
         self.fail = False
         self.gate: asyncio.Event | None = None
 
-    async def __call__(self, engine: Any, now: datetime) -> KpiSnapshot:
+    async def __call__(self, engine: Any, now: datetime, model: Any) -> tuple[KpiSnapshot, SliceSnapshot]:
         self.calls += 1
         if self.gate is not None:
             await self.gate.wait()
         if self.fail:
             raise ConnectionRefusedError("PostgreSQL away")
-        return KpiSnapshot(balance=[("mql", self.calls)])
+        return KpiSnapshot(balance=[("mql", self.calls)]), SliceSnapshot()
 
 
 @pytest.fixture
