@@ -80,7 +80,7 @@ def slice_families(snapshot: SliceSnapshot, model: StageModel) -> list[Family]:
             list(revenue_kinds(model)),
             revenue,
             "Shared revenue booked ever by kind (reporting currency), per slice",
-        )  # fmt: skip
+        )
     )
     return families
 
