@@ -70,11 +70,12 @@ SELECT id, attempts, $5, $6, $7, $3 FROM updated ON CONFLICT DO NOTHING
 async def claim(conn: asyncpg.Connection, budgets: Mapping[str, int], limit: int, lease: timedelta) -> list[Claimed]:
     """Leases at most `limit` due head deliveries, at most `budgets[endpoint]` per endpoint, oldest due first."""
     wanted = {endpoint: n for endpoint, n in budgets.items() if n > 0}
-    if not wanted or limit <= 0:
+    limit = min(limit, sum(wanted.values()))
+    if limit <= 0:
         return []
-    # Only the first due rows are looked at (bounded work per claim however long the backlog); a lead whose head
-    # is further back waits its turn there.
-    rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease, max(limit * 8, 256))
+    # Only the first due rows are looked at (bounded work per claim however long the backlog): due rows are heads
+    # but for a re-sent delivery's pair, so twice the claim is plenty.
+    rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease, 2 * limit + 16)
     claimed = [Claimed(**dict(r)) for r in rows]
     return sorted(claimed, key=lambda c: c.id)
 

@@ -24,6 +24,8 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import raw_connection
+from services.common.kafka import security_options
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
 from services.dispatch.adapters.intake_store import store_offsets, stored_offsets
 
@@ -86,6 +88,7 @@ class LeadEventsConsumer:
         health: LoopHealth,
         max_records: int = 500,
         failure_log_interval_seconds: float = 60.0,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -94,6 +97,7 @@ class LeadEventsConsumer:
             auto_offset_reset="earliest",
             max_poll_records=max_records,
             client_id="stagetrack-dispatch",
+            **security_options(security),
         )
         self.busy = asyncio.Lock()
         self.marks: dict[int, datetime] = {}  # partition -> read up to

@@ -91,6 +91,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 health=health,
                 max_records=settings.max_batch_records,
                 failure_log_interval_seconds=settings.failure_log_interval_seconds,
+                security=settings.kafka_security,
             )
             metrics.lag.set_function(consumer.lag)
             watch = SlaWatch(
