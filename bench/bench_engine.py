@@ -82,7 +82,9 @@ async def run_engine(settings: ServiceSettings, argv: Sequence[str], events: lis
     is written while the engine is stopped (SIGSTOP, well inside the group's session timeout) and timed from
     SIGCONT until its offsets are stored."""
     bootstrap, topic = settings.kafka_bootstrap_servers, settings.events_topic
-    warm = await produce(bootstrap, topic, one_view_each(f"warm-{uuid.uuid4().hex[:8]}", WARM_UP))
+    warm = await produce(
+        bootstrap, topic, one_view_each(f"warm-{uuid.uuid4().hex[:8]}", WARM_UP), settings.kafka_security
+    )
     async with engine_process(settings, log, argv) as engine:
         await wait_caught_up(settings, engine, warm, within=120)
         after = await last_position(settings)
@@ -91,7 +93,7 @@ async def run_engine(settings: ServiceSettings, argv: Sequence[str], events: lis
         batches = await engine.metric("stagetrack_engine_batch_seconds_count")
         engine.pause()
         try:
-            ends = await produce(bootstrap, topic, events)
+            ends = await produce(bootstrap, topic, events, settings.kafka_security)
         finally:
             engine.resume()
         started, cpu = time.perf_counter(), engine.cpu_seconds()
@@ -156,7 +158,12 @@ async def peak_rss(leads: int, log: Path) -> tuple[list[int], float, list[tuple[
     from healthy to caught up, samples of the two processes' RSS summed)."""
     async with scratch_stack("bench_engine_mem") as settings:
         run = uuid.uuid4().hex[:8]
-        ends = await produce(settings.kafka_bootstrap_servers, settings.events_topic, one_view_each(run, leads))
+        ends = await produce(
+            settings.kafka_bootstrap_servers,
+            settings.events_topic,
+            one_view_each(run, leads),
+            settings.kafka_security,
+        )
         samples: list[tuple[int, int]] = []
         async with engine_process(settings, log) as engine:
             started = time.perf_counter()

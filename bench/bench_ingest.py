@@ -125,7 +125,8 @@ async def rounds(contenders: dict[str, tuple[Pass, psutil.Process | None]], batc
 
 @contextlib.asynccontextmanager
 async def started_producer(settings: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    producer = durable_producer(settings.kafka_bootstrap_servers)  # the ingest's own producer settings
+    # the ingest's own producer settings
+    producer = durable_producer(settings.kafka_bootstrap_servers, security=settings.kafka_security)
     await producer.start()
     try:
         yield producer

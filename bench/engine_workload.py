@@ -16,6 +16,7 @@ from typing import Any
 
 from services.common.envelope import Event, encode
 from services.common.kafka import durable_producer
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 TOUCHES: tuple[tuple[str, dict[str, str]], ...] = (
@@ -146,10 +147,14 @@ def one_view_each(run: str, leads: int) -> Iterator[Event]:
         )
 
 
-async def produce(bootstrap: str, topic: str, events: Iterator[Event] | list[Event]) -> dict[int, int]:
+async def produce(
+    bootstrap: str, topic: str, events: Iterator[Event] | list[Event], security: KafkaSecurity = PLAINTEXT
+) -> dict[int, int]:
     """Sends the envelopes keyed like the ingest does (acks=all, idempotent), batched for speed; returns the
     end offset of each partition written."""
-    producer = durable_producer(bootstrap, linger_ms=20, max_batch_size=512 * 1024, client_id="bench-engine")
+    producer = durable_producer(
+        bootstrap, security=security, linger_ms=20, max_batch_size=512 * 1024, client_id="bench-engine"
+    )
     await producer.start()
     ends: dict[int, int] = {}
     try:

@@ -52,7 +52,9 @@ async def scratch_stack(prefix: str) -> AsyncIterator[ServiceSettings]:
         dead_letter_topic=f"{suffix}.dead-letter",
     )
     await upgrade(settings.database_url, settings.database_schema, tls=settings.database_tls)
-    await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions, security=settings.kafka_security
+    )
     try:
         yield settings
     finally:
@@ -66,7 +68,7 @@ async def _drop_scratch(settings: ServiceSettings) -> None:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))
     finally:
         await engine.dispose()
-    await delete_topics(settings.kafka_bootstrap_servers, settings.topics)
+    await delete_topics(settings.kafka_bootstrap_servers, settings.topics, security=settings.kafka_security)
 
 
 @contextlib.contextmanager

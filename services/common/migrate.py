@@ -44,5 +44,14 @@ def write_sql(database_url: str, schema: str, start: str | None = None, output: 
 
 
 async def migrate_all(settings: ServiceSettings) -> list[str]:
+    """The database to head and the missing topics created (their names returned); the topics' replication
+    warnings and existing topics that fall short of it are logged (`services.common.kafka.ensure_topics`)."""
     await upgrade(settings.database_url, settings.database_schema, tls=settings.database_tls)
-    return await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, settings.topic_partitions)
+    return await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        settings.topics,
+        settings.topic_partitions,
+        security=settings.kafka_security,
+        replication_factor=settings.topic_replication_factor,
+        min_insync_replicas=settings.topic_min_insync_replicas,
+    )

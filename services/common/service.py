@@ -89,7 +89,9 @@ def standard_checks(
     """PostgreSQL, and Kafka unless the service does not use it (the KPI service reads only PostgreSQL)."""
 
     async def kafka_check() -> None:
-        await kafka.ping(settings.kafka_bootstrap_servers, settings.readiness_timeout_seconds)
+        await kafka.ping(
+            settings.kafka_bootstrap_servers, settings.readiness_timeout_seconds, security=settings.kafka_security
+        )
 
     async def postgres_check() -> None:
         await db.ping(engine)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal, Self
 
-from pydantic import Field, FilePath, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.database_tls import DatabaseTls, SslMode
 from services.common.environment import database_url_problem
+from services.common.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://stagetrack@127.0.0.1:55432/stagetrack"
 OPERATIONAL_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
@@ -28,6 +29,18 @@ class ServiceSettings(BaseSettings):
     # setting (`development_secrets`, docs/security.md "Production secrets").
     environment: Literal["development", "production"] = "development"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # Kafka's security, for every producer, consumer and admin client (services/common/kafka_security.py): the
+    # protocol; with SASL_* the mechanism and credentials; with SSL/SASL_SSL the CA the brokers' certificates
+    # must lead to (none: the system's trust store), and a client certificate and key for brokers that require
+    # one (the key's passphrase if it is encrypted).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: FilePath | None = None
+    kafka_ssl_cert_file: FilePath | None = None
+    kafka_ssl_key_file: FilePath | None = None
+    kafka_ssl_key_password: SecretStr | None = None
     database_url: str = LOCAL_DATABASE_URL
     database_schema: str = "public"
     # PostgreSQL TLS, libpq's sslmode: disable, allow, prefer (TLS when offered, unverified: asyncpg's default),
@@ -41,6 +54,11 @@ class ServiceSettings(BaseSettings):
     lead_events_topic: str = "stagetrack.lead-events"
     dead_letter_topic: str = "stagetrack.dead-letter"
     topic_partitions: int = Field(default=6, ge=1, le=1000)
+    # The copies of each partition of the topics `stagetrack migrate` creates, and how many of them an acks=all
+    # write waits for. Unset: 3 and 2, or every broker of a smaller cluster and 1 (with a warning)
+    # (services/common/kafka_replication.py).
+    topic_replication_factor: int | None = Field(default=None, ge=1)
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
@@ -109,6 +127,16 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _kafka_as_meant(self) -> Self:
+        found = self.kafka_security.problems()
+        factor, insync = self.topic_replication_factor, self.topic_min_insync_replicas
+        if factor is not None and insync is not None and insync > factor:
+            found.append(f"topic_min_insync_replicas={insync} is more than topic_replication_factor={factor}")
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
+    @model_validator(mode="after")
     def _no_development_secrets_outside_development(self) -> Self:
         if self.environment != "development" and (found := self.development_secrets()):
             raise ValueError(
@@ -126,6 +154,20 @@ class ServiceSettings(BaseSettings):
     def database_tls(self) -> DatabaseTls:
         return DatabaseTls(
             self.database_sslmode, self.database_ssl_ca_file, self.database_ssl_cert_file, self.database_ssl_key_file
+        )
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        password, key_password = self.kafka_sasl_password, self.kafka_ssl_key_password
+        return KafkaSecurity(
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_sasl_username,
+            password.get_secret_value() if password is not None else None,
+            self.kafka_ssl_ca_file,
+            self.kafka_ssl_cert_file,
+            self.kafka_ssl_key_file,
+            key_password.get_secret_value() if key_password is not None else None,
         )
 
     @property

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from services.common.envelope import Event, encode
 from services.common.kafka import durable_producer
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class KafkaPublisher:
         topic: str,
         send_timeout_seconds: float,
         registry: CollectorRegistry,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._security = security
         self._topic = topic
         self._timeout = send_timeout_seconds
         self._producer: AIOKafkaProducer | None = None
@@ -85,7 +88,7 @@ class KafkaPublisher:
             return self._producer
         async with self._starting:
             if self._producer is None:
-                producer = durable_producer(self._bootstrap_servers)
+                producer = durable_producer(self._bootstrap_servers, security=self._security)
                 try:
                     await producer.start()
                 except BaseException:

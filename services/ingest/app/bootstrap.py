@@ -58,7 +58,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with database(settings) as engine:
             publisher = KafkaPublisher(
-                settings.kafka_bootstrap_servers, settings.events_topic, settings.kafka_send_timeout_seconds, registry
+                settings.kafka_bootstrap_servers,
+                settings.events_topic,
+                settings.kafka_send_timeout_seconds,
+                registry,
+                security=settings.kafka_security,
             )
             app.state.keys = KeyStore(
                 engine, settings.key_cache_seconds, settings.key_fallback_seconds, settings.failure_log_interval_seconds

@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from services.common.kafka import security_options
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 from services.common.loop_health import BrakeEngaged, LoopHealth, ThrottledLog
 from services.stage_engine.adapters.backlog import Backlog
 from services.stage_engine.adapters.batch_handoff import Handoff
@@ -97,6 +99,7 @@ class EventsConsumer:
         health: LoopHealth,
         max_records: int = 500,
         failure_log_interval_seconds: float = 60.0,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -106,6 +109,7 @@ class EventsConsumer:
             isolation_level="read_committed",
             max_poll_records=max_records,
             client_id="stagetrack-engine",
+            **security_options(security),
         )
         self._topic = topic
         self._listener = SeekToStoredOffsets(self._consumer, store, group_id, self._drain)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from services.common.kafka import durable_producer
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 class DeadLetters:
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
-        self._producer: AIOKafkaProducer = durable_producer(bootstrap_servers, client_id="stagetrack-engine-dlq")
+    def __init__(self, bootstrap_servers: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> None:
+        self._producer: AIOKafkaProducer = durable_producer(
+            bootstrap_servers, security=security, client_id="stagetrack-engine-dlq"
+        )
         self._topic = topic
         self._started = False
 

@@ -11,12 +11,21 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.common.kafka import security_options
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
+
 
 class LogReader:
     def __init__(
-        self, bootstrap_servers: str, topic: str, fetch_records: int = 500, client_id: str = "stagetrack-replay"
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        fetch_records: int = 500,
+        client_id: str = "stagetrack-replay",
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._security = security
         self._topic = topic
         self._fetch_records = fetch_records
         self._consumer = AIOKafkaConsumer(
@@ -26,6 +35,7 @@ class LogReader:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             client_id=client_id,
+            **security_options(security),
         )
         self.begin: dict[int, int] = {}  # partition -> first offset still in the log
         self.end: dict[int, int] = {}  # partition -> offset after the last record when the reader started
@@ -68,7 +78,9 @@ class LogReader:
         return []
 
     async def _partition_ids(self) -> list[int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap_servers, request_timeout_ms=10_000, **security_options(self._security)
+        )
         await admin.start()
         try:
             described = await admin.describe_topics([self._topic])

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import raw_connection
 from services.common.kafka import durable_producer
+from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 from services.stage_engine.adapters.lead_event_records import partition_of, record_value
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class OutboxPublisher:
         batch: int = 2000,
         idle_seconds: float = 0.1,
         linger_seconds: float = 0.05,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         """`on_published(position)`: every store position up to it is acknowledged by Kafka (the metric).
         `linger_seconds`: after a read that found fewer than `batch` rows (caught up), wait this long before
@@ -52,6 +54,7 @@ class OutboxPublisher:
         of its own, about a third of the publisher's CPU when it read one engine batch at a time)."""
         self._engine = engine
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._topic = topic
         self._on_published = on_published
         self._batch = batch
@@ -69,7 +72,9 @@ class OutboxPublisher:
                 await asyncio.sleep(1)
 
     async def _publish_while_leader(self) -> None:
-        producer = durable_producer(self._bootstrap, client_id="stagetrack-outbox", max_batch_size=KAFKA_BATCH_BYTES)
+        producer = durable_producer(
+            self._bootstrap, security=self._security, client_id="stagetrack-outbox", max_batch_size=KAFKA_BATCH_BYTES
+        )
         await producer.start()
         try:
             async with self._engine.connect() as conn:

@@ -53,7 +53,9 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
             app.state.keys = key_store(settings, engine)  # reads need a `read:leads` key
             tasks: list[asyncio.Task[None]] = []
             store = EventStore(engine, keep_connections=True)
-            dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.dead_letter_topic)
+            dead_letters = DeadLetters(
+                settings.kafka_bootstrap_servers, settings.dead_letter_topic, security=settings.kafka_security
+            )
             if settings.run_consumer:
                 health = LoopHealth(
                     "engine-consumer",
@@ -81,6 +83,7 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
                     health,
                     settings.max_batch_records,
                     settings.failure_log_interval_seconds,
+                    security=settings.kafka_security,
                 )
                 tasks = [asyncio.create_task(consumer.run(), name="events-consumer")]
                 if publish_lead_events:

@@ -74,7 +74,9 @@ async def redrive(settings: EngineSettings, ids: Sequence[str] | None = None) ->
 
 async def _read(settings: EngineSettings) -> list[ConsumerRecord]:
     topic = settings.dead_letter_topic
-    reader = LogReader(settings.kafka_bootstrap_servers, topic, client_id="stagetrack-dead-letters")
+    reader = LogReader(
+        settings.kafka_bootstrap_servers, topic, client_id="stagetrack-dead-letters", security=settings.kafka_security
+    )
     await reader.start()
     try:
         records: list[ConsumerRecord] = []
@@ -89,7 +91,9 @@ async def _read(settings: EngineSettings) -> list[ConsumerRecord]:
 async def _publish(settings: EngineSettings, records: Sequence[ConsumerRecord]) -> None:
     if not records:
         return
-    producer = durable_producer(settings.kafka_bootstrap_servers, client_id="stagetrack-redrive")
+    producer = durable_producer(
+        settings.kafka_bootstrap_servers, security=settings.kafka_security, client_id="stagetrack-redrive"
+    )
     await producer.start()
     try:
         sent = [

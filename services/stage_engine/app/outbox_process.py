@@ -108,7 +108,13 @@ async def _publish(settings: EngineSettings) -> None:
         sys.stdout.flush()
 
     async with database(settings) as engine:
-        publisher = OutboxPublisher(engine, settings.kafka_bootstrap_servers, settings.lead_events_topic, report)
+        publisher = OutboxPublisher(
+            engine,
+            settings.kafka_bootstrap_servers,
+            settings.lead_events_topic,
+            report,
+            security=settings.kafka_security,
+        )
         with contextlib.suppress(asyncio.CancelledError):
             await publisher.run()
 

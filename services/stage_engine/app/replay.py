@@ -45,7 +45,12 @@ async def replay(
     live_model = load_configured_model(settings)
     model = load_model_file(model_file) if model_file is not None else live_model
     scratch = ScratchSchema(settings.database_url, settings.database_schema, tls=settings.database_tls)
-    reader = LogReader(settings.kafka_bootstrap_servers, settings.events_topic, settings.max_batch_records)
+    reader = LogReader(
+        settings.kafka_bootstrap_servers,
+        settings.events_topic,
+        settings.max_batch_records,
+        security=settings.kafka_security,
+    )
     store = EventStore(scratch.engine, keep_connections=True)
     try:
         await reader.start()  # the end of the log is fixed here, before live's order is copied
