@@ -89,3 +89,18 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$LOG_DIR/apt.log" 2>&1 \
     || { tail -20 "$LOG_DIR/apt.log" >&2; die "apt-get install $* failed"; }
 }
+
+# fetch_kafka_jars: Kafka $KAFKA_VERSION's jars from Maven Central into $KAFKA_LIB, once (kafka-cluster.sh; the same
+# cache and recipe as kafka.sh's single broker).
+KAFKA_LIB="$LOCAL_DIR/kafka/lib"
+fetch_kafka_jars() {
+  if [ -f "$KAFKA_LIB/.complete-$KAFKA_VERSION" ]; then return 0; fi
+  command -v mvn >/dev/null || die "mvn not found: Maven is needed to fetch Kafka's jars"
+  command -v java >/dev/null || die "java not found: Java 17 is needed to run Kafka"
+  say "fetching Kafka $KAFKA_VERSION jars with Maven (once; cached in $KAFKA_LIB)"
+  rm -rf "$KAFKA_LIB"; mkdir -p "$KAFKA_LIB"
+  mvn -q -B -f "$REPO_ROOT/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$KAFKA_LIB" >"$LOG_DIR/kafka-maven.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/kafka-maven.log" >&2; die "Maven could not fetch Kafka jars (log: $LOG_DIR/kafka-maven.log)"; }
+  touch "$KAFKA_LIB/.complete-$KAFKA_VERSION"
+}
