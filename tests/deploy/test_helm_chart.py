@@ -192,3 +192,13 @@ def test_the_rules_and_dashboards_ship_as_config_maps(helm: list[str], rendered:
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
     off = render(helm, "--set", "observability.prometheusRules.enabled=false")
     assert "stagetrack-prometheus-rules" not in off
+
+
+def test_the_operators_files_are_mounted_in_every_pod(rendered: str) -> None:
+    """Certificates (Kafka's, PostgreSQL's), a stage model, a subscriptions file: extraVolumes reach every pod."""
+    for o in objects(rendered):
+        if o["kind"] in ("Deployment", "Job"):
+            spec = o["spec"]["template"]["spec"]
+            assert {"name": "tls", "secret": {"secretName": "stagetrack-tls"}} in spec["volumes"]
+            mounts = spec["containers"][0]["volumeMounts"]
+            assert {"name": "tls", "mountPath": "/etc/stagetrack/tls", "readOnly": True} in mounts

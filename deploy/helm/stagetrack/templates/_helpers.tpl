@@ -66,7 +66,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 {{- end -}}
 
-{{/* What every stagetrack pod shares: security, scheduling, the writable /tmp. */}}
+{{/* What every stagetrack pod shares: security, scheduling, the writable /tmp, the operator's volumes. */}}
 {{- define "stagetrack.podSpec" -}}
 automountServiceAccountToken: false
 {{- with .Values.imagePullSecrets }}
@@ -79,6 +79,9 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -93,7 +96,7 @@ affinity:
 {{- end }}
 {{- end -}}
 
-{{/* What every stagetrack container shares: the image, its security, the writable /tmp, envFrom. */}}
+{{/* What every stagetrack container shares: the image, its security, the mounts, envFrom. */}}
 {{- define "stagetrack.container" -}}
 image: {{ include "stagetrack.image" . | quote }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -102,6 +105,9 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- with .Values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- with .Values.extraEnvFrom }}
 envFrom:
   {{- toYaml . | nindent 2 }}
