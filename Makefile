@@ -72,7 +72,7 @@ deploy-checks: $(STAMP)
 	$(BIN)/pytest tests/deploy
 
 test: lint typecheck imports deps $(STAMP)
-	$(BIN)/pytest tests/unit tests/integration tests/e2e
+	$(BIN)/pytest tests/unit tests/integration tests/e2e tests/deploy
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

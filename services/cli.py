@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 SERVICES = {
     "ingest": ("services.ingest.app.bootstrap:create_app", "services.ingest.app.settings:IngestSettings"),
@@ -44,10 +45,7 @@ def serve(service: str) -> int:
     try:
         settings = _load(settings_path)()  # type: ignore[operator]
     except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            reason = error["msg"].removeprefix("Value error, ")
-            print(f"stagetrack serve {service}: {where + ': ' if where else ''}{reason}", file=sys.stderr)
+        _print_settings_errors(f"serve {service}", exc)
         return 2
     configure_logging(settings.log_level)
     # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes requests, runs the lifespan shutdown.
@@ -262,6 +260,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     resend_p = dispatch_sub.add_parser("resend", help="queue dead-lettered deliveries again (same webhook-id)")
     resend_p.add_argument("id", nargs="+", help="a delivery id as `dispatch failed` lists it")
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
+    try:
+        return _run(args, parser)
+    except ValidationError as exc:  # settings refused (production secrets, a missing URL): one line each
+        _print_settings_errors(args.command, exc)
+        return 2
+
+
+def _print_settings_errors(command: str, exc: Any) -> None:
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        print(f"stagetrack {command}: {where + ': ' if where else ''}{reason}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "dispatch":
         return asyncio.run(_dispatch(args))
     if args.command == "dead-letters":

@@ -98,3 +98,14 @@ def test_every_development_secret_is_named_at_once() -> None:
     message = str(refused.value)
     assert "STAGETRACK_ENVIRONMENT=production refuses development secrets" in message
     assert "STAGETRACK_DATABASE_URL" in message and "STAGETRACK_IDENTITY_HASH_KEY" in message
+
+
+def test_every_command_names_a_refused_setting_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("STAGETRACK_ENVIRONMENT", "production")
+    assert main(["migrate", "--sql"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stagetrack migrate: ") and "STAGETRACK_DATABASE_URL" in err and "Traceback" not in err
