@@ -75,7 +75,11 @@ def migrate(args: argparse.Namespace) -> int:
             return 2
         sys.stdout.write(script.getvalue())
         return 0
-    created = asyncio.run(migrate_all(settings))
+    try:
+        created = asyncio.run(migrate_all(settings))
+    except ValueError as exc:  # a replication the cluster cannot give (factor 3 on one broker)
+        print(f"stagetrack migrate: {exc}", file=sys.stderr)
+        return 2
     print(f"database at head; topics created: {', '.join(created) or 'none (all present)'}")
     return 0
 
