@@ -7,6 +7,9 @@
  *   bundle    (optional) where analytics.min.js comes from; default <cdn>/analytics.js/v1/<writeKey>/analytics.min.js,
  *             the path Segment's own snippet uses on its CDN
  *   batching  (optional) true: analytics.js batches calls to <cdn>/v1/b instead of one post per call
+ *   leadId, leadIdHash  (optional) a visitor the site's server knows (signed in): the CRM lead id and its
+ *             identity-verification hash, HMAC-SHA256 of the id keyed with the key's verification secret,
+ *             which stays on the server; the contact form then identifies the visitor with that id
  */
 (function () {
   "use strict";
@@ -40,6 +43,18 @@
   // http:// CDNs are not recognised from the script tag (analytics.js matches https:// only): say it outright
   analytics._cdn = cdn;
   analytics._loadOptions = { integrations: { "Segment.io": segmentio } };
+  if (site.leadId && site.leadIdHash) {
+    // A tracker key's userId is accepted only with its hash (context.stagetrack.lead_id_hash), and analytics.js
+    // puts the userId on every call once identified, on later pages too: so the hash goes on every such call.
+    analytics.addSourceMiddleware(function (ctx) {
+      var call = ctx.payload.obj;
+      if (call.userId === site.leadId) {
+        call.context = call.context || {};
+        call.context.stagetrack = { lead_id_hash: site.leadIdHash };
+      }
+      ctx.next(ctx.payload);
+    });
+  }
 
   var script = document.createElement("script");
   script.async = true;

@@ -46,7 +46,8 @@ async def test_analytics_js_in_chromium_sends_the_demo_sites_calls() -> None:
         pages, [identify], [track] = ingest.calls("page"), ingest.calls("identify"), ingest.calls("track")
         assert [p["properties"]["path"] for p in pages] == [f"/{name}" for name in (*PAGES, "contact.html")]
         assert identify["traits"]["email"] == "visitor@example.com" and not identify.get("userId")
-        assert track["event"] == "Form Submitted" and track["properties"]["form"] == "contact"
+        assert track["event"] == "Form Submitted" and track["properties"]["form_id"] == "contact"
+        assert track["properties"]["email"] == "visitor@example.com"
         calls = [*pages, identify, track]
         assert {c["anonymousId"] for c in calls} == {pages[0]["anonymousId"]}, "one visitor throughout"
         assert all(c["writeKey"] == key and c["context"]["library"]["name"] == "analytics.js" for c in calls)

@@ -7,6 +7,9 @@ for the ingest's website side. What analytics.js sends, and so what these serve:
         page = await browser.new_page()
         await page.goto(f"{site}/index.html")
         await ingest.wait_for(lambda seen: ingest.calls("page") or None, 15, "a page call")
+
+Against the real services instead: `real_stack.real_stack` (ingest, engine and KPI as processes, keys, the lead view,
+the KPI, the raw topic) and `visits` (a visitor's steps, each waiting for the ingest's answers).
 """
 
 from tests.e2e.browser.chromium import CHROMIUM_ARGS, PageLog, chromium, clock_ahead, page_log

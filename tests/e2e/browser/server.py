@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @asynccontextmanager
-async def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Yields the server's origin, e.g. http://127.0.0.1:40123; stops it (and its threads) on the way out."""
-    server = ThreadingHTTPServer((host, 0), handler)
+async def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Yields the server's origin, e.g. http://127.0.0.1:40123 (port 0: a free one); stops it (and its threads)
+    on the way out."""
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name=f"http-{handler.__name__}", daemon=True)
     thread.start()

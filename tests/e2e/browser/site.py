@@ -24,9 +24,13 @@ class SiteConfig:
     cdn: str  # the ingest (or a stand-in): settings, lazy chunks, and the API under /v1
     bundle: str = ""  # where analytics.min.js comes from; "" is <cdn>/analytics.js/v1/<key>/analytics.min.js
     batching: bool = False
+    lead_id: str = ""  # a visitor the site's server knows: the CRM id the contact form identifies with ...
+    lead_id_hash: str = ""  # ... and its identity-verification hash, which site.js puts on every call naming it
 
     def script(self) -> bytes:
         fields = {"writeKey": self.write_key, "cdn": self.cdn, "bundle": self.bundle, "batching": self.batching}
+        if self.lead_id:
+            fields |= {"leadId": self.lead_id, "leadIdHash": self.lead_id_hash}
         return f"window.STAGETRACK_SITE = {json.dumps(fields)};\n".encode()
 
 
@@ -37,9 +41,11 @@ def _file(root: Path, relative: str) -> Path | None:
 
 
 @asynccontextmanager
-async def website(config: SiteConfig, host: str = "127.0.0.1") -> AsyncIterator[str]:
+async def website(config: SiteConfig, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Yields the site's origin (http://127.0.0.1:<free port>): a new origin each time, so a test decides
-    whether its key allows it. /config.js is this config; /vendor/analytics-next/ is the npm bundle."""
+    whether its key allows it. /config.js is this config; /vendor/analytics-next/ is the npm bundle. A key made
+    before the site (its origin in the key, the key in config.js) needs the port chosen first: `port`.
+    `host="localhost"` keeps the loopback address out of the page's URLs (a test looking for the visitor's IP)."""
     chunks = browser_tools().analytics_next_chunks
 
     class SiteHandler(QuietHandler):
@@ -58,5 +64,5 @@ async def website(config: SiteConfig, host: str = "127.0.0.1") -> AsyncIterator[
 
         do_HEAD = do_GET
 
-    async with serving(SiteHandler, host) as origin:
+    async with serving(SiteHandler, host, port) as origin:
         yield origin
