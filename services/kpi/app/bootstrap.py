@@ -15,7 +15,7 @@ from services.common.service import database, key_store, service_app, standard_c
 from services.common.stage_model.model import default_model, load_model_file
 from services.common.stage_model.model_types import StageModel
 from services.kpi.adapters.collector import KpiCollector
-from services.kpi.api import money, outlook, stages
+from services.kpi.api import accounts, money, outlook, stages
 from services.kpi.api.access import REFUSALS, read_kpi
 from services.kpi.api.params import validation_error
 from services.kpi.app.projector import Projector
@@ -81,7 +81,7 @@ def create_app(
                 await stop_tasks(tasks)
 
     app = service_app(title="stagetrack KPI", service="kpi", settings=settings, registry=registry, lifespan=lifespan)
-    for router in (stages.router, money.router, outlook.router):
+    for router in (stages.router, money.router, outlook.router, accounts.router):
         app.include_router(router, dependencies=[Depends(read_kpi)], responses=REFUSALS)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app

@@ -63,6 +63,13 @@ def customer_success_report(
         "counts": {"customers_at_start": customers_at_start, "churned": churned, "renewals_won": renewals},
         "churn_rate": ratio(churned, customers_at_start),
         "renewal_rate": ratio(renewals, renewals + churned),
+        **retention_report(sums, currency),
+    }
+
+
+def retention_report(sums: RetentionSums, currency: str) -> dict[str, Any]:
+    """The retention sums with NRR and GRR (also the accounts' own, /v1/kpi/accounts)."""
+    return {
         "retention": {
             "currency": currency,
             "cohort_customers": sums.cohort,

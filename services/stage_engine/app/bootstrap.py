@@ -17,7 +17,7 @@ from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
-from services.stage_engine.api import leads
+from services.stage_engine.api import accounts, leads
 from services.stage_engine.app.outbox_process import OutboxProcess
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
@@ -102,4 +102,5 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
         title="stagetrack stage engine", service="engine", settings=settings, registry=registry, lifespan=lifespan
     )
     app.include_router(leads.router)
+    app.include_router(accounts.router)
     return app

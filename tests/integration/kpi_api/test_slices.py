@@ -29,6 +29,7 @@ ROUTES = {
     "feedback": "/v1/kpi/feedback",
     "bottleneck": "/v1/kpi/bottleneck",
     "forecast": "/v1/kpi/forecast",
+    "accounts": "/v1/kpi/accounts",
 }
 DIMENSIONS = ("source", "campaign", "segment", "owner", "account")
 
@@ -96,3 +97,20 @@ async def test_an_unknown_dimension_is_refused(settings: ServiceSettings, served
     assert response.status_code == 422
     (problem,) = response.json()["detail"]
     assert problem["field"] == "by" and "'country' is not a dimension" in problem["reason"]
+
+
+async def test_an_account_is_in_its_furthest_leads_stage(settings: ServiceSettings, served: None) -> None:
+    """acme: c1 (google: visitor 00:00, lead 01:00, sql, won at 100 h) and the bing lead (mql 08:00, sal 09:00)."""
+    async with kpi_client(settings, NOW) as client:
+        body = await get(client, "accounts")
+        one = await get(client, "accounts", account="acme")
+        by_source = await get(client, "accounts", by="source")
+    rows = {row["stage"]: row for row in body["stages"]}
+    assert body["rule"].startswith("an account is in the most advanced") and body["accounts"] == 1
+    assert [rows[s]["inflow"] for s in MODEL.success_path] == [1, 1, 1, 1, 1, 0, 1, 0]  # opportunity skipped
+    assert rows["sql"]["outflow"] == {"total": 1, "by_destination": {"onboarding": 1}}
+    assert rows["onboarding"]["balance"] == 1 and rows["onboarding"]["reached"] == 1 and rows["active"]["reached"] == 0
+    assert rows["mql"]["cohort_cvr"] == {"numerator": 1, "denominator": 1, "value": 1.0, "next_stage": "sal"}
+    assert body["revenue"]["shared"] == {"count": 2, "amount": "105000"}
+    assert {k: v for k, v in one.items() if k != "filters"} == body
+    assert [s["value"] for s in by_source["slices"]] == ["google"]  # its first lead (00:00) came from google

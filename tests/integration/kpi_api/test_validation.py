@@ -19,6 +19,7 @@ ROUTES = [
     "/v1/kpi/feedback",
     "/v1/kpi/bottleneck",
     "/v1/kpi/forecast",
+    "/v1/kpi/accounts",
 ]
 
 
