@@ -5,6 +5,7 @@ is the booking's account or else the person, the cohort is who booked > 0 in the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,23 +44,36 @@ def revenue(record: Record, start: datetime, end: datetime, currency: str) -> di
     }
 
 
-def customer_success(record: Record, start: datetime, end: datetime, currency: str) -> dict[str, Any]:
+def customer_success(
+    record: Record,
+    start: datetime,
+    end: datetime,
+    currency: str,
+    *,
+    customers_of: Record | None = None,
+    keep: Callable[[str], bool] = lambda lead: True,
+) -> dict[str, Any]:
+    """`customers_of`, `keep` (a slice): the customers of the whole record whose earliest booking of the two
+    periods is a lead `keep` accepts; the counts from `record` (the slice's own)."""
     at_start = balances(record, start)
     customers_at_start = at_start["onboarding"] + at_start["active"]
     churned = sum(1 for mv in record.moves if mv.target == "churned" and in_period(mv.at, start, end))
     renewals = sum(1 for b in record.bookings if b.kind == "renewal" and in_period(b.at, start, end))
+    whole = customers_of or record
     base_start = start - (end - start)
     base: dict[str, Decimal] = defaultdict(Decimal)
     now: dict[str, Decimal] = defaultdict(Decimal)
-    for b in record.bookings:
-        if b.currency != currency:
+    first: dict[str, str] = {}
+    for b in sorted(whole.bookings, key=lambda b: b.at):  # stable: store order among equal times
+        if b.currency != currency or not in_period(b.at, base_start, end):
             continue
-        customer = f"account:{b.account}" if b.account else f"lead:{record.person(b.lead).id}"
+        customer = f"account:{b.account}" if b.account else f"lead:{whole.person(b.lead).id}"
+        first.setdefault(customer, b.lead)
         if in_period(b.at, base_start, start):
             base[customer] += b.amount
-        elif in_period(b.at, start, end):
+        else:
             now[customer] += b.amount
-    cohort = [c for c, amount in base.items() if amount > 0]
+    cohort = [c for c, amount in base.items() if amount > 0 and keep(first[c])]
     starting = sum((base[c] for c in cohort), Decimal(0))
     current = sum((now[c] for c in cohort), Decimal(0))
     gross = sum((min(now[c], base[c]) for c in cohort), Decimal(0))

@@ -3,7 +3,9 @@
 Each person has a tracker cookie, a CRM id and an email; some a second cookie (a second device, merged
 by email) or a CRM record created before their form (a CRM import, merged when the form links both).
 Their journeys skip stages, drop to nurture and recycle, win, churn and come back, book revenue of every
-kind (JPY with and without an explicit currency, USD with cents, refunds) and send feedback. On top:
+kind (JPY with and without an explicit currency, USD with cents, refunds) and send feedback. They arrive from a
+source (utm_source, as a property or in the URL), click campaigns, are identified with their company's size,
+are worked by reps who sometimes hand them over, and some buy as an account of two people. On top:
 late events (sent after an event that happened later; some after a merge that happened after them) and
 duplicated event ids. Every record of one person is keyed by the person, so it reaches the engine in this
 order. What the model does with the events is not decided here: `simulation.py` works it out.
@@ -24,6 +26,10 @@ END = START + timedelta(days=DAYS)
 NOW = END + timedelta(hours=7, minutes=13)  # the KPI service's clock: after every event
 PATHS = ["/", "/blog", "/docs", "/pricing", "/pricing/team", "/pricing-old"]
 CAMPAIGNS = ["spring", "webinar-q3", "partner", None]
+SOURCES = ["google", "bing", "newsletter", "partner-site", None]  # a visit's utm_source (None: direct)
+REPS = ["sato", "suzuki", "tanaka"]  # inside sales
+FIELD_REPS = ["kimura", "ito"]
+EMPLOYEES: list[object] = [3, 40, 99, 100, 250, "999", 1000, 20000, "many", None]  # a company's size trait
 DIVISIONS = ["marketing", "inside_sales", "field_sales", "customer_success"]
 OFFSETS = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
 IDENTIFYING = {"form_submitted", "identified"}

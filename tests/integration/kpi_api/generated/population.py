@@ -8,14 +8,16 @@ from datetime import timedelta
 from services.common.envelope import Event
 from tests.integration.kpi_api.generated.journeys import (
     CAMPAIGNS,
+    EMPLOYEES,
     OFFSETS,
     PATHS,
+    SOURCES,
     START,
     JourneyOver,
     Person,
     late_and_duplicated,
 )
-from tests.integration.kpi_api.generated.sales import customer, win, work
+from tests.integration.kpi_api.generated.sales import account, customer, win, work
 
 
 def people(run: str, count: int, seed: int) -> list[tuple[bytes, Event]]:
@@ -33,10 +35,21 @@ def people(run: str, count: int, seed: int) -> list[tuple[bytes, Event]]:
     return out
 
 
+def visit(p: Person, cookie: str) -> None:
+    """A page view from a source: utm_source as a property, in the URL's query, or none (a direct visit)."""
+    rng, source, path = p.rng, p.rng.choice(SOURCES), p.rng.choice(PATHS)
+    if source is None:
+        p.emit("page_viewed", anon=cookie, path=path)
+    elif rng.random() < 0.5:
+        p.emit("page_viewed", anon=cookie, path=path, utm_source=source)
+    else:
+        p.emit("page_viewed", anon=cookie, path=path, url=f"https://example.test{path}?x=1&utm_source={source}")
+
+
 def browse_and_convert(p: Person) -> None:
     rng = p.rng
     for _ in range(rng.randrange(1, 5)):
-        p.emit("page_viewed", anon=p.cookie, path=rng.choice(PATHS))
+        visit(p, p.cookie)
         p.wait(0.05, 30)
     if rng.random() < 0.1:
         p.emit("content_downloaded", anon=p.cookie, content_id="guide", campaign=rng.choice(CAMPAIGNS[:3]))
@@ -63,6 +76,9 @@ def browse_and_convert(p: Person) -> None:
     if chain:
         p.wait(0.1, 24)
         p.emit("identified", anon=p.cookie, crm=p.crm, email=p.email)
+    if rng.random() < 0.5:  # a Segment identify or group call: the company's size, and its account when it has one
+        p.wait(0.1, 24)
+        p.emit("identified", crm=p.crm, account=account(p), traits={"employees": rng.choice(EMPLOYEES)})
     if (crm_first or second_device) and rng.random() < 0.5:  # happened before the merge, arrives after it
         p.emit(rng.choice(["lead_accepted", "meeting_scheduled", "email_clicked"]), crm=p.crm, campaign="spring",
                at=max(START, form.occurred_at - timedelta(hours=rng.uniform(0.5, 30))))  # fmt: skip
@@ -82,7 +98,7 @@ def other_device(p: Person, won: bool) -> None:
     """A second cookie's visit and form (the email in capitals: normalised, the same person). When `won`, a
     deal is booked on that lead before it is merged: the customer is then the lead that carries the person."""
     rng, other = p.rng, f"{p.run}-b{p.n}"
-    p.emit("page_viewed", anon=other, path=rng.choice(PATHS))
+    visit(p, other)
     p.wait(0.1, 10)
     p.emit("form_submitted", anon=other, form_id="trial", email=f"  {p.email.upper()} ", intent="normal")
     p.wait(1, 96)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from tests.integration.kpi_api.generated.journeys import CAMPAIGNS, DIVISIONS, Person
+from tests.integration.kpi_api.generated.journeys import CAMPAIGNS, DIVISIONS, FIELD_REPS, REPS, Person
 
 
 def work(p: Person, cycles: int) -> None:
@@ -18,7 +18,7 @@ def work(p: Person, cycles: int) -> None:
     if rng.random() < 0.8:
         if not (rng.random() < 0.1 and p.exactly_after_last(timedelta(hours=24))):  # at the mql deadline: in time
             p.wait(1, 40)
-        p.emit("lead_accepted", crm=p.crm, owner="isr")
+        p.emit("lead_accepted", crm=p.crm, owner=rng.choice(REPS))
         maybe_feedback(p, "inside_sales", "marketing", "lead")
     if rng.random() < 0.12:
         p.wait(2, 200)
@@ -28,11 +28,12 @@ def work(p: Person, cycles: int) -> None:
     if rng.random() < 0.75:
         p.wait(1, 120)
         p.emit("call_logged", crm=p.crm, outcome="connected")
-        p.emit("meeting_scheduled", crm=p.crm, owner="isr")
+        p.emit("meeting_scheduled", crm=p.crm, owner=rng.choice(REPS))  # sometimes another rep: a hand-over
     if rng.random() < 0.85:
         if not (rng.random() < 0.1 and p.exactly_after_last(timedelta(days=14))):  # at the sql deadline
             p.wait(24, 24 * 20)
-        p.emit(rng.choice(["meeting_held", "opportunity_created"]), crm=p.crm, opportunity_id=f"o{p.n}-{cycles}")
+        kind = rng.choice(["meeting_held", "opportunity_created"])
+        p.emit(kind, crm=p.crm, opportunity_id=f"o{p.n}-{cycles}", owner=rng.choice(FIELD_REPS))
         maybe_feedback(p, "field_sales", "inside_sales", "meeting")
     p.wait(24, 24 * 15)
     outcome = rng.random()

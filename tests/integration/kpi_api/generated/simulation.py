@@ -2,7 +2,7 @@
 
 The record: every stay (stage, the balance bounds `entered_at`/`exited_at`, the person's `since`/`left_at`,
 how it ended, its SLA deadline), every transition with its (clamped) time, each lead's furthest
-success-path index and survivor, every booking with its attributed shares, every feedback.
+success-path index, survivor and dimension values, every booking with its attributed shares, every feedback.
 
 The rules followed (docs/stage-model.md, docs/kpi.md "What each domain event does"): an event id seen before
 is ignored; an event whose identities (cookie, CRM id, normalised email of a form/identify) belong to two leads
@@ -20,6 +20,7 @@ from decimal import Decimal
 from services.common.envelope import Event
 from tests.integration.kpi_api.generated import the_model as m
 from tests.integration.kpi_api.generated.attribution import split
+from tests.integration.kpi_api.generated.dimensions import Held, merged, observe
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Booking:
 
 @dataclass(frozen=True)
 class Feedback:
+    lead: str
     source: str
     target: str
     rating: int
@@ -78,6 +80,7 @@ class Lead:
     merged_into: str | None = None
     stay: Stay | None = None
     last_exit: datetime | None = None
+    values: Held = field(default_factory=dict)  # dimension -> (value, set at): dimensions.py
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Record:
     merges: int = 0
     duplicates: int = 0
     late: int = 0  # events older than the stage they found the lead in (their move time was clamped)
+    mixed_merges: int = 0  # merges of two leads that came from two different sources
 
     def person(self, lead: str) -> Lead:
         found = self.leads[lead]
@@ -119,6 +123,7 @@ class Simulation:
         assert len(found) <= 2, f"{event.event_id}: the generator never joins three leads at once"
         known = self._merge(found[0], found[1], event) if len(found) == 2 else (found[0] if found else None)
         lead = self._decide(known, event)
+        observe(lead.values, event)
         for identity in ids:
             self._owner.setdefault(identity, lead.id)
 
@@ -153,6 +158,9 @@ class Simulation:
         survivor.score += absorbed.score
         survivor.score_at_entry = survivor.score - since_entry
         survivor.divisions |= absorbed.divisions
+        sources = {lead.values["source"][0] for lead in (survivor, absorbed) if "source" in lead.values}
+        self.record.mixed_merges += len(sources) == 2
+        survivor.values = merged(survivor.values, absorbed.values)
         reached = [i for i in (survivor.furthest, absorbed.furthest) if i is not None]
         survivor.furthest = max(reached) if reached else None
         self.record.merges += 1
@@ -189,7 +197,15 @@ class Simulation:
         if event.type == "feedback_submitted":
             met = props.get("met_expectations")
             self.record.feedback.append(
-                Feedback(props["from_division"], props["to_division"], props["rating"], met, props.get("campaign"), at)
+                Feedback(
+                    lead.id,
+                    props["from_division"],
+                    props["to_division"],
+                    props["rating"],
+                    met,
+                    props.get("campaign"),
+                    at,
+                )
             )
         return lead
 

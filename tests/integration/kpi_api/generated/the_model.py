@@ -43,6 +43,7 @@ WEIGHTS = {
 }
 MINOR_UNIT = {"JPY": 0, "USD": 2, "KWD": 3}
 WON_STAGE = "onboarding"
+DIMENSIONS = ["source", "campaign", "segment", "owner", "account"]
 UP_TO_OPPORTUNITY = SUCCESS_PATH[:6]
 
 
