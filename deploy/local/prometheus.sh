@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prometheus (Debian's package) on 127.0.0.1:$PROM_PORT, scraping this stack's three services.
+# Prometheus (Debian's package) on 127.0.0.1:$PROM_PORT, scraping this stack's four services.
 # Its config is deploy/prometheus/prometheus.yml (the default ports) rendered into $PROM_DIR/prometheus.yml with
-# this stack's STAGETRACK_INGEST_PORT, STAGETRACK_ENGINE_PORT and STAGETRACK_KPI_PORT, and the rules' absolute
+# this stack's STAGETRACK_INGEST_PORT, STAGETRACK_ENGINE_PORT, STAGETRACK_KPI_PORT and STAGETRACK_DISPATCH_PORT, and the rules' absolute
 # path; STAGETRACK_PROMETHEUS_CONFIG names a config to use as it is instead.
 # usage: prometheus.sh start|stop|status|render|check   (check: both configs valid, every rule test passes)
 source "$(dirname "$0")/common.sh"
@@ -26,9 +26,10 @@ render() {
       -e "$(job_target stagetrack-ingest "$INGEST_PORT")" \
       -e "$(job_target stagetrack-engine "$ENGINE_PORT")" \
       -e "$(job_target stagetrack-kpi "$KPI_PORT")" \
+      -e "$(job_target stagetrack-dispatch "$DISPATCH_PORT")" \
       -e "s|^\\( *- \\)rules/|\\1$PROM_SRC/rules/|" \
       "$PROM_SRC/prometheus.yml" >"$CONFIG.new"
-  for port in "$INGEST_PORT" "$ENGINE_PORT" "$KPI_PORT"; do
+  for port in "$INGEST_PORT" "$ENGINE_PORT" "$KPI_PORT" "$DISPATCH_PORT"; do
     grep -q "\"127.0.0.1:$port\"" "$CONFIG.new" || die "rendering $CONFIG: no scrape target on port $port (did the jobs of deploy/prometheus/prometheus.yml change?)"
   done
   mv "$CONFIG.new" "$CONFIG"
@@ -47,7 +48,7 @@ start() {
   mkdir -p "$PROM_DIR/data"
   render
   check_config "$CONFIG"
-  say "starting $(prometheus --version 2>&1 | head -1) on 127.0.0.1:$PROM_PORT, scraping ingest :$INGEST_PORT, engine :$ENGINE_PORT, kpi :$KPI_PORT"
+  say "starting $(prometheus --version 2>&1 | head -1) on 127.0.0.1:$PROM_PORT, scraping ingest :$INGEST_PORT, engine :$ENGINE_PORT, kpi :$KPI_PORT, dispatch :$DISPATCH_PORT"
   setsid prometheus --config.file="$CONFIG" --storage.tsdb.path="$PROM_DIR/data" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle \
     >"$LOG_DIR/prometheus.log" 2>&1 </dev/null &

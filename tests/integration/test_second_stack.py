@@ -1,7 +1,7 @@
 """A second local stack beside the first: its Prometheus scrapes its own services, and its directory is its own.
 
 deploy/local/prometheus.sh starts the Prometheus of the stack its STAGETRACK_* variables describe. Here only a
-second stack's Prometheus runs (its own port and STAGETRACK_LOCAL), aimed at three small /metrics responders on
+second stack's Prometheus runs (its own port and STAGETRACK_LOCAL), aimed at four small /metrics responders on
 free ports that stand in for that stack's ingest, engine and KPI services, beside the first stack's Prometheus.
 """
 
@@ -20,8 +20,9 @@ import httpx
 from tests.stack import REPO, eventually, free_port
 
 PROMETHEUS_SH = REPO / "deploy" / "local" / "prometheus.sh"
-JOBS = {"ingest": "stagetrack-ingest", "engine": "stagetrack-engine", "kpi": "stagetrack-kpi"}
-PORT_VARIABLES = {"ingest": "STAGETRACK_INGEST_PORT", "engine": "STAGETRACK_ENGINE_PORT", "kpi": "STAGETRACK_KPI_PORT"}
+SERVICES = ("ingest", "engine", "kpi", "dispatch")
+JOBS = {service: f"stagetrack-{service}" for service in SERVICES}
+PORT_VARIABLES = {service: f"STAGETRACK_{service.upper()}_PORT" for service in SERVICES}
 FIRST_PROMETHEUS = f"http://127.0.0.1:{os.environ.get('STAGETRACK_PROMETHEUS_PORT', '19090')}"
 
 
@@ -107,7 +108,7 @@ async def test_a_second_stacks_prometheus_scrapes_exactly_its_own_services(stack
                     up = len(targets) == len(JOBS) and all(health == "up" for _, health in seen.values())
                     return seen if up else None
 
-                seen = await eventually(all_scraped, 30, "the second stack's Prometheus scraping three targets")
+                seen = await eventually(all_scraped, 30, "the second stack's Prometheus scraping its four targets")
                 assert seen == {JOBS[s]: (f"http://127.0.0.1:{port}/metrics", "up") for s, port in ports.items()}
                 assert all(server.scrapes > 0 for server in services.values())
                 probes = (await client.get("/api/v1/query", params={"query": "stagetrack_probe"})).json()
