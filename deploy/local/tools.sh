@@ -19,7 +19,8 @@ say() { echo "[tools] $*" >&2; }
 die() { echo "[tools] ERROR: $*" >&2; exit 1; }
 
 go_env() {
-  GOPATH="$TOOLS_DIR/go/path" GOMODCACHE="$TOOLS_DIR/go/mod" GOCACHE="$TOOLS_DIR/go/build" \
+  # env, so that a caller's own NAME=VALUE arguments (GOBIN=...) are assignments too, not a command name
+  env GOPATH="$TOOLS_DIR/go/path" GOMODCACHE="$TOOLS_DIR/go/mod" GOCACHE="$TOOLS_DIR/go/build" \
     GOFLAGS=-modcacherw CGO_ENABLED=0 GOTOOLCHAIN=local "$@"
 }
 
