@@ -24,10 +24,14 @@ from services.common.db import metadata
 from services.common.stage_model.model import default_model
 from services.kpi.adapters.tables import (
     kpi_checkpoint,
+    kpi_dimension_values,
     kpi_feedback,
+    kpi_lead_values,
     kpi_leads,
     kpi_revenue,
     kpi_revenue_shares,
+    kpi_slice_day_counts,
+    kpi_slice_flow_days,
     kpi_stays,
     kpi_transitions,
 )
@@ -35,6 +39,8 @@ from services.kpi.adapters.tables import (
 H = timedelta(hours=1)
 D = timedelta(days=1)
 KPI_TABLES = [kpi_checkpoint, kpi_stays, kpi_transitions, kpi_leads, kpi_revenue, kpi_revenue_shares, kpi_feedback]
+# The dimension tables, empty: every lead in the slice `none` (the accounts route reads them whatever is asked).
+KPI_TABLES += [kpi_lead_values, kpi_dimension_values, kpi_slice_day_counts, kpi_slice_flow_days]
 
 BALANCE = {"onboarding": 1, "mql": 1, "nurture": 1, "churned": 1, "opportunity": 1}
 ENTRIES = {"visitor": 1, "lead": 2, "mql": 2, "sal": 1, "sql": 2, "opportunity": 2, "onboarding": 2}
