@@ -7,7 +7,11 @@
 Stages, divisions, SLAs and revenue kinds come from the model, so a deployment with its own model generates
 its own pages. Every query reads the KPI families with `max by (<their labels>)` first: each KPI replica
 exposes the same numbers (they come from the database), so summing over instances would count them twice.
-Every query is run against a real Prometheus in tests/e2e/test_grafana_queries.py and must return data.
+Every dashboard has a `datasource` variable (default: the provisioned Prometheus); the funnel, revenue and
+customer-success pages also one variable per bounded dimension of the model (THE MODEL: source, campaign,
+segment: their label values, `other` and `none`; All by default), which their "by <dimension>" panels filter
+by. Every query is run against a real Prometheus in tests/e2e/test_grafana_queries.py and must return data,
+with a dimension value selected.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from services.common.stage_model.model import default_model, load_model_file
 from services.common.stage_model.model_types import StageModel
 
 OUT = Path(__file__).resolve().parent / "dashboards"
-DATASOURCE = {"type": "prometheus", "uid": "stagetrack-prometheus"}  # provisioning/datasources/prometheus.yml
+PROVISIONED = "stagetrack-prometheus"  # provisioning/datasources/prometheus.yml
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 Target = tuple[str, str]  # (PromQL, legend)
 
 
@@ -77,7 +82,43 @@ def _options(kind: str) -> dict[str, Any]:
     return {"legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull"]}}
 
 
-def dashboard(uid: str, title: str, description: str, panels: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def variables(dimensions: Sequence[str]) -> list[dict[str, Any]]:
+    """The datasource, then one multi-value variable per bounded dimension (All: any value, none and other)."""
+    found: list[dict[str, Any]] = [
+        {
+            "name": "datasource",
+            "label": "Prometheus",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {"text": PROVISIONED, "value": PROVISIONED},
+            "hide": 0,
+        }
+    ]
+    for name in dimensions:
+        values = f'label_values(stagetrack_stage_leads_by_slice{{dimension="{name}"}}, value)'
+        found.append(
+            {
+                "name": name,
+                "label": name,
+                "type": "query",
+                "datasource": DATASOURCE,
+                "query": {"query": values, "refId": f"{name}-values"},
+                "definition": values,
+                "multi": True,
+                "includeAll": True,
+                "allValue": ".*",
+                "current": {"text": "All", "value": "$__all"},
+                "refresh": 2,
+                "sort": 1,
+                "hide": 0,
+            }
+        )
+    return found
+
+
+def dashboard(
+    uid: str, title: str, description: str, panels: Iterable[dict[str, Any]], dimensions: Sequence[str] = ()
+) -> dict[str, Any]:
     laid_out, x, y, row_height = [], 0, 0, 0
     for number, p in enumerate(panels, start=1):
         w, h = p["gridPos"]["w"], p["gridPos"]["h"]
@@ -97,7 +138,7 @@ def dashboard(uid: str, title: str, description: str, panels: Iterable[dict[str,
         "version": 1,
         "refresh": "1m",
         "time": {"from": "now-7d", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": variables(dimensions)},
         "annotations": {"list": []},
         "links": [{"type": "dashboards", "tags": ["stagetrack"], "asDropdown": True, "title": "stagetrack"}],
         "panels": laid_out,
@@ -139,6 +180,44 @@ def met_share(group: str) -> str:
     return f"sum by ({group}) ({met}) / sum by ({group}) ({answered})"
 
 
+def bounded(model: StageModel) -> list[str]:
+    """The dimensions that are Prometheus labels (declared with max_values)."""
+    return [d.name for d in model.dimensions if d.bounded]
+
+
+def sliced(family: str, dimension: str, by: str, selector: str = "", window: str = "") -> str:
+    """`family` restricted to the values the dimension's variable selects, summed over them by `by`."""
+    labels = f'dimension="{dimension}", value=~"${{{dimension}}}"' + (f", {selector}" if selector else "")
+    series = f"{family}{{{labels}}}"
+    if window:
+        series = f"increase({series}[{window}])"
+    per = "kind" if family.startswith("stagetrack_revenue") else "stage"  # the family's own label besides value
+    return f"sum by ({by}) (max by ({per}, value) ({series}))"
+
+
+def slice_panels(model: StageModel, dimension: str) -> list[dict[str, Any]]:
+    """The funnel for the values of `dimension` the variable selects (one dimension per series: no cross products)."""
+    forward = [s for s in model.success_path[:-1]]
+    exits = sliced("stagetrack_stage_forward_exits_by_slice_total", dimension, "stage", window="7d")
+    entries = sliced("stagetrack_stage_entries_by_slice_total", dimension, "stage",
+                     f'stage=~"{one_of(forward)}"', window="7d")  # fmt: skip
+    return [
+        panel(f"Balance per stage, {dimension} in ${dimension}",
+              [(sliced("stagetrack_stage_leads_by_slice", dimension, "stage"), "{{stage}}")], width=8,
+              description=f"Leads in each stage now whose {dimension} is one selected ({dimension} variable)."),
+        panel(f"Balance by {dimension}", [(sliced("stagetrack_stage_leads_by_slice", dimension, "value"), "{{value}}")],
+              width=8, description=f"Leads in any stage now, per {dimension} (other: past the model's max_values)."),
+        panel(f"Inflow per stage (1 day), {dimension} in ${dimension}",
+              [(sliced("stagetrack_stage_entries_by_slice_total", dimension, "stage", window="1d"), "{{stage}}")],
+              width=8),
+        panel(f"Period CVR (7 days), {dimension} in ${dimension}", [(f"{exits} / {entries}", "{{stage}}")],
+              unit="percentunit", width=12,
+              description="Forward outflow ÷ inflow over the trailing week, for the selected values."),
+        panel(f"Leads overdue on an SLA, {dimension} in ${dimension}",
+              [(sliced("stagetrack_stage_overdue_leads_by_slice", dimension, "stage"), "{{stage}}")], width=12),
+    ]  # fmt: skip
+
+
 # --- the dashboards -----------------------------------------------------------------------------------------
 
 
@@ -173,7 +252,9 @@ def funnel(model: StageModel) -> dict[str, Any]:
                   description="Leads in the stage now whose SLA deadline passed."),
             panel("Time in stage, median (stays ended in 7 days)", [(time_in_stage(0.5), "{{stage}}")], unit="s"),
             panel("Time in stage, p90 (stays ended in 7 days)", [(time_in_stage(0.9), "{{stage}}")], unit="s"),
+            *[p for dimension in bounded(model) for p in slice_panels(model, dimension)],
         ],
+        bounded(model),
     )  # fmt: skip
 
 
@@ -240,7 +321,12 @@ def revenue(model: StageModel) -> dict[str, Any]:
                   "sum(max by (kind, division) (stagetrack_revenue_attributed_total))", "difference")],
                 width=24, height=5,
             ),
+            *[panel(f"Shared revenue by {d} (30 days), {d} in ${d}",
+                    [(sliced("stagetrack_revenue_by_slice_total", d, "value", window="30d"), "{{value}}")],
+                    width=8, description=f"Every kind, per {d} of the lead that booked it.")
+              for d in bounded(model)],
         ],
+        bounded(model),
     )  # fmt: skip
 
 
@@ -295,11 +381,18 @@ def customer_success(model: StageModel) -> dict[str, Any]:
         note("NRR and GRR", "Net and gross revenue retention need revenue per account over periods: "
              "`GET /v1/kpi/customer-success?from=&to=` gives them exactly."),
     ]  # fmt: skip
+    customer_stages = f'stage=~"{cust}"'
+    panels += [
+        panel(f"Customers by {d}, {d} in ${d}",
+              [(sliced("stagetrack_stage_leads_by_slice", d, "value", customer_stages), "{{value}}")], width=8)
+        for d in bounded(model)
+    ]  # fmt: skip
     return dashboard(
         "stagetrack-customer-success",
         "stagetrack / Customer Success",
         "Post-purchase stages, churn, renewal rate and revenue after the sale.",
         panels,
+        bounded(model),
     )
 
 
@@ -316,8 +409,8 @@ def feedback(model: StageModel) -> dict[str, Any]:
                   unit="percentunit", description="Of the feedback that answered met_expectations."),
             panel("Feedback by subject (30 days)", [(feedback_count("about"), "{{about}}")]),
             panel("Mean rating by subject (30 days)", [(feedback_mean("about"), "{{about}}")], width=24),
-            note("Per campaign", "Campaign names are free text, never Prometheus labels: "
-                 "`GET /v1/kpi/feedback?from=&to=` gives feedback per campaign."),
+            note("Per campaign", "Feedback per campaign (and by any dimension of the model: `by=`) is in "
+                 "`GET /v1/kpi/feedback?from=&to=`."),
         ],
     )  # fmt: skip
 

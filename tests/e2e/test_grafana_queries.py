@@ -6,7 +6,8 @@ Prometheus of this test's own scrapes the three every second with the committed 
 scenario (and a poison record each) make every counter move while Prometheus watches, so rates, increases
 and the recording rules have something to say. Then:
 - the KPI numbers Prometheus stored equal the scenario's, worked out by hand (done-when 2 for these families);
-- every target of every generated dashboard returns at least one finite sample through /api/v1/query.
+- every target of every generated dashboard returns at least one finite sample through /api/v1/query, with the
+  dimension variables set as a manager would: source = google (the slice of leads A and C), the others All.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def wave_events(wave: int) -> list[dict[str, Any]]:
     t0 = datetime(2026, 10, 1, 9, tzinfo=UTC) + timedelta(days=7 * (wave - 1))
     a, b, c, d, e = (unique(f"{name}{wave}") for name in "ABCDE")
     events = [
-        event("form_submitted", t0, lead=a, form_id="f", email=f"{a}@example.com", intent="high"),
+        event("form_submitted", t0, lead=a, form_id="f", email=f"{a}@example.com", intent="high", utm_source="google"),
         event("lead_accepted", t0 + 1 * H, lead=a),
         event("meeting_scheduled", t0 + 3 * H, lead=a),
         event("meeting_held", t0 + 27 * H, lead=a),
@@ -95,8 +96,8 @@ def wave_events(wave: int) -> list[dict[str, Any]]:
         # keyed by the lead like the rest (an anonymous id alone would be another partition: no order between them)
         event("page_viewed", t0, lead=b, path="/blog"),
         event("form_submitted", t0 + 5 * H, lead=b, form_id="f", email=f"{b}@example.com"),
-        event("form_submitted", t0, lead=c, form_id="f", email=f"{c}@example.com", intent="high"),
-        event("form_submitted", t0, lead=d, form_id="f", email=f"{d}@example.com"),
+        event("form_submitted", t0, lead=c, form_id="f", email=f"{c}@example.com", intent="high", utm_source="google"),
+        event("form_submitted", t0, lead=d, form_id="f", email=f"{d}@example.com", utm_source="bing"),
         event("lead_disqualified", t0 + 30 * H, lead=d, reason="no budget"),
         event("meeting_scheduled", t0, lead=e),
     ]
@@ -223,18 +224,32 @@ async def kpi_numbers_match(prom: Prometheus, waves: int) -> bool:
         "to_division",
     )
     assert feedback == given
+    for dimension in ("source", "campaign", "segment"):  # each bounded dimension's slices sum to the whole
+        family = f'stagetrack_stage_entries_by_slice_total{{dimension="{dimension}"}}'
+        sliced = await by(f"sum by (stage) (max by (stage, value) ({family})) > 0", "stage")
+        assert sliced == _times(ENTRIES, waves), dimension
+    google = await by('max by (kind) (stagetrack_revenue_by_slice_total{dimension="source", value="google"})', "kind")
+    assert google == _times(REVENUE, waves)  # A's revenue: A came from google
     assert await prom.values("max(stagetrack_kpi_metrics_skipped_rows)") == {(): 0.0}
     assert await prom.values('max(stagetrack_engine_events_total{outcome="dead_lettered"})') == {(): float(waves)}
     return True
 
 
+SELECTED = {"source": "google"}  # the dimension variables a manager set; the others are All (".*")
+
+
 def dashboard_targets() -> list[tuple[str, str, str]]:
+    """Every target's query with the board's variables replaced as Grafana would."""
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         board = json.loads(path.read_text())
+        values = {v["name"]: SELECTED.get(v["name"], v.get("allValue", "")) for v in board["templating"]["list"]}
         for panel in board["panels"]:
             for target in panel.get("targets", []):
-                found.append((path.name, panel["title"], target["expr"]))
+                expr = target["expr"]
+                for name, value in values.items():
+                    expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
+                found.append((path.name, panel["title"], expr))
     return found
 
 

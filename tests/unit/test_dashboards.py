@@ -38,9 +38,11 @@ def test_panels_are_laid_out_and_use_the_provisioned_datasource() -> None:
         for p in board["panels"]:
             assert 0 <= p["gridPos"]["x"] and p["gridPos"]["x"] + p["gridPos"]["w"] <= 24
             for target in p.get("targets", []):
-                assert target["datasource"]["uid"] == uid and target["expr"].strip()
+                assert target["datasource"]["uid"] == "${datasource}" and target["expr"].strip()
             if p["type"] != "text":
                 assert p["targets"], p["title"]
+        (datasource_variable, *_) = board["templating"]["list"]
+        assert datasource_variable["name"] == "datasource" and datasource_variable["current"]["value"] == uid
 
 
 def test_another_model_gets_its_own_pages() -> None:
@@ -50,3 +52,22 @@ def test_another_model_gets_its_own_pages() -> None:
     boards = generate.dashboards(load_model(text))
     assert "division-enterprise-sales.json" in boards and "division-field-sales.json" not in boards
     assert "enterprise_sales" in generate.render(boards["division-enterprise-sales.json"])
+
+
+def test_a_variable_per_bounded_dimension_filters_the_panels_that_use_it() -> None:
+    import re
+
+    boards = generate.dashboards(default_model())
+    for name in ("funnel.json", "revenue.json", "customer-success.json"):
+        names = [v["name"] for v in boards[name]["templating"]["list"]]
+        assert names == ["datasource", "source", "campaign", "segment"], name  # never owner or account
+    for board in boards.values():
+        declared = {v["name"] for v in board["templating"]["list"]}
+        for p in board["panels"]:
+            for target in p.get("targets", []):
+                used = set(re.findall(r"\$\{?(\w+)\}?", target["expr"]))
+                assert used <= declared, (board["title"], p["title"], used - declared)
+    sliced = [
+        t["expr"] for p in boards["funnel.json"]["panels"] for t in p.get("targets", []) if "by_slice" in t["expr"]
+    ]
+    assert len(sliced) == 5 * 3 and all('value=~"${' in expr for expr in sliced)
