@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -102,6 +104,7 @@ async def ensure_topics(
         ]
         if refused:
             raise RuntimeError(f"Kafka refused to create topics: {'; '.join(refused)}")
+        await _until_listed(admin, wanted, listed=True)
         return wanted
 
 
@@ -111,6 +114,23 @@ async def delete_topics(bootstrap_servers: str, topics: Iterable[str], *, securi
         existing = set(await admin.list_topics())
         if doomed := [t for t in topics if t in existing]:
             await admin.delete_topics(doomed)
+            await _until_listed(admin, doomed, listed=False)
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, topics: list[str], *, listed: bool, seconds: float = 10.0) -> None:
+    """Waits until the brokers' metadata shows the topics created (or gone): the controller answers first and
+    the brokers learn of it a moment later, so whoever uses the topics next finds them as the answer said."""
+    deadline = time.monotonic() + seconds
+    while True:
+        names = set(await admin.list_topics())
+        if (set(topics) <= names) if listed else not (set(topics) & names):
+            return
+        if time.monotonic() > deadline:
+            log.warning(
+                "topics %s not yet %s in the metadata after %.0f s", topics, "listed" if listed else "gone", seconds
+            )
+            return
+        await asyncio.sleep(0.05)
 
 
 async def ping(bootstrap_servers: str, timeout_seconds: float, *, security: KafkaSecurity = PLAINTEXT) -> None:
