@@ -76,7 +76,7 @@ async def served_process(
 ) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
     """`served`, yielding the process too."""
     port = free_port()
-    name = {"ingest": "INGEST", "engine": "ENGINE", "kpi": "KPI"}[service]
+    name = {"ingest": "INGEST", "engine": "ENGINE", "kpi": "KPI", "dispatch": "DISPATCH"}[service]
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "stagetrack"), "serve", service],
         env=settings_env(settings, **{f"STAGETRACK_{name}_PORT": str(port)}, **env),

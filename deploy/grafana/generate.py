@@ -74,6 +74,11 @@ def note(title: str, content: str, *, width: int = 24, height: int = 3) -> dict[
     }
 
 
+def row(title: str) -> dict[str, Any]:
+    """A heading across the board: the panels after it, up to the next row, are its section."""
+    return {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"w": 24, "h": 1}}
+
+
 def _options(kind: str) -> dict[str, Any]:
     if kind == "bargauge":
         return {"orientation": "horizontal", "displayMode": "basic", "reduceOptions": {"calcs": ["lastNotNull"]}}
@@ -420,7 +425,7 @@ def operations(model: StageModel) -> dict[str, Any]:
     return dashboard(
         "stagetrack-operations",
         "stagetrack / Operations",
-        "The three services: requests, events in and through the engine, lag, dead letters, projections.",
+        "The four services: requests, events in and through the engine, lag, dead letters, projections, webhooks.",
         [
             panel("Services up", [(f"up{job}", "{{service}} {{instance}}")], kind="stat", width=24, height=4),
             panel("HTTP requests per second",
@@ -461,8 +466,35 @@ def operations(model: StageModel) -> dict[str, Any]:
                   [("max by (table) (stagetrack_kpi_metrics_skipped_rows)", "{{table}}")]),
             panel("Resident memory", [(f"process_resident_memory_bytes{job}", "{{service}} {{instance}}")],
                   unit="bytes"),
+            *dispatcher_row(),
         ],
     )  # fmt: skip
+
+
+def dispatcher_row() -> list[dict[str, Any]]:
+    """The webhooks: what reached each endpoint and how fast, what waits, which endpoints are paused. Counters and
+    the latency are each dispatcher's own (summed); the backlog is read from PostgreSQL by every replica (max)."""
+    return [
+        row("Dispatcher (webhooks)"),
+        panel("Dispatcher: deliveries per second by endpoint and outcome",
+              [("sum by (endpoint, outcome) (rate(stagetrack_dispatch_deliveries_total[5m]))",
+                "{{endpoint}} {{outcome}}")], unit="ops",
+              description="delivered, or dead-lettered (`stagetrack dispatch failed` lists them)"),
+        panel("Dispatcher: delivery latency p99 (moment recorded -> receiver's 2xx)",
+              [("histogram_quantile(0.99, sum by (endpoint, le) "
+                "(rate(stagetrack_dispatch_delivery_latency_seconds_bucket[5m])))", "{{endpoint}}")], unit="s"),
+        panel("Dispatcher: attempts per second by endpoint and result",
+              [("sum by (endpoint, result) (rate(stagetrack_dispatch_attempts_total[5m]))",
+                "{{endpoint}} {{result}}")], unit="ops"),
+        panel("Dispatcher: pending deliveries",
+              [("max by (endpoint) (stagetrack_dispatch_pending_deliveries)", "{{endpoint}}")], width=6),
+        panel("Dispatcher: oldest pending age",
+              [("max by (endpoint) (stagetrack_dispatch_oldest_pending_age_seconds)", "{{endpoint}}")], unit="s",
+              width=6, description="StagetrackDispatchDeliveriesLate pages past 15 minutes"),
+        panel("Dispatcher: paused endpoints",
+              [("max by (endpoint) (stagetrack_dispatch_endpoint_paused)", "{{endpoint}}")], kind="stat", width=12,
+              description="1: failing for long, probed once per pause (docs/dispatch.md, Pausing)"),
+    ]  # fmt: skip
 
 
 def dashboards(model: StageModel) -> dict[str, dict[str, Any]]:

@@ -1,8 +1,9 @@
 """Every Grafana panel's query returns data from a real Prometheus scraping the running stack.
 
 The whole path runs for real: events posted to the ingest (a process) go through Kafka to the engine (a
-process) and its event store; the KPI service (a process) projects them and exposes them at /metrics; a
-Prometheus of this test's own scrapes the three every second with the committed rules. Two waves of the same
+process) and its event store; the KPI service (a process) projects them and exposes them at /metrics; the
+dispatcher (a process) sends every stage entered to a small receiver of the test's own; a Prometheus of this
+test's own scrapes the four every second with the committed rules. Two waves of the same
 scenario (and a poison record each) make every counter move while Prometheus watches, so rates, increases
 and the recording rules have something to say. Then:
 - the KPI numbers Prometheus stored equal the scenario's, worked out by hand (done-when 2 for these families);
@@ -31,10 +32,17 @@ from services.common.kafka import durable_producer
 from services.common.keys import KeyStore
 from services.common.migrate import upgrade
 from services.common.settings import ServiceSettings
+from tests.integration.dispatch.receiver import Receiver, new_secret, serving
 from tests.stack import REPO, eventually, free_port, served, unique
 
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
-JOBS = {"ingest": "stagetrack-ingest", "engine": "stagetrack-engine", "kpi": "stagetrack-kpi"}
+JOBS = {
+    "ingest": "stagetrack-ingest",
+    "engine": "stagetrack-engine",
+    "kpi": "stagetrack-kpi",
+    "dispatch": "stagetrack-dispatch",
+}
+RECEIVER_SECRET_ENV = "STAGETRACK_TEST_RECEIVER_SECRET"
 H = timedelta(hours=1)
 _ids = itertools.count()
 
@@ -129,7 +137,6 @@ async def own_prometheus(urls: dict[str, str], tmp_path: Path) -> AsyncIterator[
     config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(REPO / "deploy" / "prometheus" / "rules" / "*.yml")]
-    # only the services this test serves (the dispatcher has no dashboard panels yet)
     config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in JOBS.values()]
     for job in config["scrape_configs"]:
         service = next(name for name, j in JOBS.items() if j == job["job_name"])
@@ -155,7 +162,7 @@ async def own_prometheus(urls: dict[str, str], tmp_path: Path) -> AsyncIterator[
                 health = {t["labels"]["job"]: t["health"] for t in body["data"]["activeTargets"]}
                 return health == {job: "up" for job in JOBS.values()}
 
-            await eventually(all_up, 60, "Prometheus scraping the three services")
+            await eventually(all_up, 60, "Prometheus scraping the four services")
             yield Prometheus(client)
     finally:
         proc.terminate()
@@ -163,18 +170,38 @@ async def own_prometheus(urls: dict[str, str], tmp_path: Path) -> AsyncIterator[
 
 
 @pytest.fixture
+def receiver() -> Receiver:
+    return Receiver(secret=new_secret())
+
+
+@pytest.fixture
 async def stack_urls(
-    settings: ServiceSettings, engine: AsyncEngine, topics: list[str], tmp_path: Path
+    settings: ServiceSettings, engine: AsyncEngine, topics: list[str], receiver: Receiver, tmp_path: Path
 ) -> AsyncIterator[tuple[dict[str, str], str]]:
-    """The three services on the test's schema and topics; yields their URLs and an ingest key."""
+    """The four services on the test's schema and topics, the dispatcher sending every stage entered to the
+    receiver; yields their URLs and an ingest key."""
     await upgrade(settings.database_url, settings.database_schema)
     key = await KeyStore(engine).create("grafana-e2e")
+    endpoint = {"name": "receiver", "url": receiver.url, "secret_env": RECEIVER_SECRET_ENV}
+    every_move = {"name": "every-move", "moments": ["stage_entered"], "endpoints": ["receiver"]}
+    subscriptions = tmp_path / "subscriptions.yaml"
+    subscriptions.write_text(yaml.safe_dump({"endpoints": [endpoint], "subscriptions": [every_move]}))
+    dispatch_env = {
+        "STAGETRACK_DISPATCH_SUBSCRIPTIONS": str(subscriptions),
+        "STAGETRACK_DISPATCH_ALLOWED_DESTINATIONS": "127.0.0.1",
+        "STAGETRACK_DISPATCH_START_FROM": "earliest",
+        "STAGETRACK_DISPATCH_CONSUMER_GROUP": unique("dispatch"),
+        "STAGETRACK_METRICS_CACHE_SECONDS": "0.5",
+        RECEIVER_SECRET_ENV: receiver.secret,
+    }
     async with (
+        serving(receiver),
         served("ingest", settings, tmp_path / "ingest.log") as ingest,
         served("engine", settings, tmp_path / "engine.log", STAGETRACK_CONSUMER_GROUP=unique("g")) as engine_url,
         served("kpi", settings, tmp_path / "kpi.log", STAGETRACK_METRICS_CACHE_SECONDS="0.5") as kpi,
+        served("dispatch", settings, tmp_path / "dispatch.log", **dispatch_env) as dispatch,
     ):
-        yield {"ingest": ingest, "engine": engine_url, "kpi": kpi}, key
+        yield {"ingest": ingest, "engine": engine_url, "kpi": kpi, "dispatch": dispatch}, key
 
 
 async def send_wave(ingest: httpx.AsyncClient, settings: ServiceSettings, wave: int) -> None:
@@ -254,7 +281,7 @@ def dashboard_targets() -> list[tuple[str, str, str]]:
 
 
 async def test_every_dashboard_query_returns_data_from_the_running_stack(
-    stack_urls: tuple[dict[str, str], str], settings: ServiceSettings, tmp_path: Path
+    stack_urls: tuple[dict[str, str], str], settings: ServiceSettings, receiver: Receiver, tmp_path: Path
 ) -> None:
     urls, key = stack_urls
     async with (
@@ -264,6 +291,8 @@ async def test_every_dashboard_query_returns_data_from_the_running_stack(
         for wave in (1, 2):
             await send_wave(ingest, settings, wave)
             await eventually(lambda w=wave: kpi_numbers_match(prom, w), 90, f"wave {wave}'s numbers in Prometheus")
+            moves = sum(TRANSITIONS.values()) * wave
+            await eventually(lambda n=moves: _some(len(receiver.delivered()) >= n), 60, f"wave {wave}'s webhooks")
 
         targets = dashboard_targets()
         assert len(targets) > 50
@@ -279,3 +308,7 @@ async def test_every_dashboard_query_returns_data_from_the_running_stack(
             except AssertionError:
                 failures[f"{board} / {title}"] = f"{expr} -> {await prom.query(expr)}"
         assert not failures, "panels without data:\n" + "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+async def _some(value: object) -> object:
+    return value

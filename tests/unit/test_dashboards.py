@@ -39,7 +39,7 @@ def test_panels_are_laid_out_and_use_the_provisioned_datasource() -> None:
             assert 0 <= p["gridPos"]["x"] and p["gridPos"]["x"] + p["gridPos"]["w"] <= 24
             for target in p.get("targets", []):
                 assert target["datasource"]["uid"] == "${datasource}" and target["expr"].strip()
-            if p["type"] != "text":
+            if p["type"] not in ("text", "row"):
                 assert p["targets"], p["title"]
         (datasource_variable, *_) = board["templating"]["list"]
         assert datasource_variable["name"] == "datasource" and datasource_variable["current"]["value"] == uid
@@ -71,3 +71,18 @@ def test_a_variable_per_bounded_dimension_filters_the_panels_that_use_it() -> No
         t["expr"] for p in boards["funnel.json"]["panels"] for t in p.get("targets", []) if "by_slice" in t["expr"]
     ]
     assert len(sliced) == 5 * 3 and all('value=~"${' in expr for expr in sliced)
+
+
+def test_the_operations_board_has_a_dispatcher_row() -> None:
+    panels = generate.dashboards(default_model())["operations.json"]["panels"]
+    (heading,) = [i for i, p in enumerate(panels) if p["type"] == "row"]
+    assert panels[heading]["title"] == "Dispatcher (webhooks)" and panels[heading]["gridPos"]["x"] == 0
+    exprs = " ".join(t["expr"] for p in panels[heading + 1 :] for t in p["targets"])
+    for family in (
+        "stagetrack_dispatch_deliveries_total",
+        "stagetrack_dispatch_delivery_latency_seconds_bucket",
+        "stagetrack_dispatch_pending_deliveries",
+        "stagetrack_dispatch_oldest_pending_age_seconds",
+        "stagetrack_dispatch_endpoint_paused",
+    ):
+        assert family in exprs, family

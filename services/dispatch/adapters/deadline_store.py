@@ -16,6 +16,7 @@ class DueDeadline:
     lead_id: str
     deadline: Deadline
     crm_ids: tuple[str, ...]
+    source: str | None = None
 
 
 async def take_due(conn: asyncpg.Connection, cutoffs: Mapping[int, datetime], limit: int) -> list[DueDeadline]:
@@ -30,7 +31,8 @@ async def take_due(conn: asyncpg.Connection, cutoffs: Mapping[int, datetime], li
         "    ON c.partition = d.partition AND d.due_at <= c.cutoff"
         "  ORDER BY d.due_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED) "
         "RETURNING lead_id, stage, sla_id, due_at, partition, "
-        "  (SELECT crm_ids FROM dispatch_leads l WHERE l.lead_id = dispatch_sla_deadlines.lead_id) AS crm_ids",
+        "  (SELECT crm_ids FROM dispatch_leads l WHERE l.lead_id = dispatch_sla_deadlines.lead_id) AS crm_ids, "
+        "  (SELECT source FROM dispatch_leads l WHERE l.lead_id = dispatch_sla_deadlines.lead_id) AS source",
         list(cutoffs),
         list(cutoffs.values()),
         limit,
@@ -40,6 +42,7 @@ async def take_due(conn: asyncpg.Connection, cutoffs: Mapping[int, datetime], li
             r["lead_id"],
             Deadline(r["stage"], r["sla_id"], r["due_at"], r["partition"]),
             tuple(r["crm_ids"] or ()),
+            r["source"],
         )
         for r in sorted(rows, key=lambda r: (r["due_at"], r["lead_id"]))
     ]

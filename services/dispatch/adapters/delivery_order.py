@@ -45,8 +45,10 @@ async def lock_pairs(conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]])
         await conn.execute(_LOCK, endpoints, leads, LOCK_SPACE)
 
 
-async def promote(conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]]) -> None:
-    """Makes the oldest pending delivery of each pair due, when it is still waiting behind another."""
+async def promote(conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]]) -> int:
+    """Makes the oldest pending delivery of each pair due, when it is still waiting behind another; returns how many
+    it made due."""
     endpoints, leads = _columns(pairs)
-    if endpoints:
-        await conn.execute(_PROMOTE, endpoints, leads)
+    if not endpoints:
+        return 0
+    return int((await conn.execute(_PROMOTE, endpoints, leads)).split()[-1])

@@ -53,17 +53,21 @@ FROM chosen WHERE u.id = chosen.id AND u.state = 'pending' AND (u.lease_until IS
 RETURNING u.id, u.webhook_id, u.endpoint, u.lead_id, u.moment_kind, u.body, u.recorded_at, u.attempts, u.expires_at
 """
 
-# One statement (one round trip, atomic): the delivery's new state and the attempt's row.
+# One statement for a round's attempts (one round trip, atomic): the deliveries' new states and the attempts' rows.
 _RECORD = """
-WITH updated AS (
-    UPDATE dispatch_deliveries SET attempts = attempts + 1, lease_until = NULL, state = $2,
-        last_error = CASE WHEN $2 = 'delivered' THEN last_error ELSE $3 END,
-        next_attempt_at = coalesce($4, next_attempt_at),
-        finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
-    WHERE id = $1 AND state = 'pending' RETURNING id, attempts
+WITH o AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                         $6::float8[], $7::int[]) AS o(id, state, error, next_at, started_at, duration, status)
+), updated AS (
+    UPDATE dispatch_deliveries d SET attempts = d.attempts + 1, lease_until = NULL, state = o.state,
+        last_error = CASE WHEN o.state = 'delivered' THEN d.last_error ELSE o.error END,
+        next_attempt_at = coalesce(o.next_at, d.next_attempt_at),
+        finished_at = CASE WHEN o.state = 'pending' THEN NULL ELSE now() END
+    FROM o WHERE d.id = o.id AND d.state = 'pending'
+    RETURNING d.id, d.attempts, o.started_at, o.duration, o.status, o.error
 )
 INSERT INTO dispatch_attempts (delivery_id, attempt, started_at, duration_seconds, status, error)
-SELECT id, attempts, $5, $6, $7, $3 FROM updated ON CONFLICT DO NOTHING
+SELECT id, attempts, started_at, duration, status, error FROM updated ON CONFLICT DO NOTHING
 """
 
 
@@ -93,23 +97,27 @@ class Outcome:
     next_attempt_at: datetime | None
 
 
-async def record_attempts(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
+async def record_attempts(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> int:
     """The attempts' rows and their deliveries' new states, in one transaction; a delivery finished lets the next
-    of its lead through."""
+    of its lead through. Returns how many deliveries that made due."""
     if not outcomes:
-        return
-    pairs = [(o.delivery.endpoint, o.delivery.lead_id) for o in outcomes]
-    finished = [(o.delivery.endpoint, o.delivery.lead_id) for o in outcomes if o.state != "pending"]
+        return 0
+    # One row per delivery (two outcomes of one: a re-claim after rounds that could not reach PostgreSQL).
+    latest = list({o.delivery.id: o for o in outcomes}.values())
+    finished = [(o.delivery.endpoint, o.delivery.lead_id) for o in latest if o.state != "pending"]
     async with conn.transaction():
-        await delivery_order.lock_pairs(conn, pairs)
-        await conn.executemany(
+        await delivery_order.lock_pairs(conn, finished)  # a retry changes no pair's order: only finished ones lock
+        await conn.execute(
             _RECORD,
-            [
-                (o.delivery.id, o.state, o.error, o.next_attempt_at, o.started_at, o.duration_seconds, o.status)
-                for o in outcomes
-            ],
+            [o.delivery.id for o in latest],
+            [o.state for o in latest],
+            [o.error for o in latest],
+            [o.next_attempt_at for o in latest],
+            [o.started_at for o in latest],
+            [o.duration_seconds for o in latest],
+            [o.status for o in latest],
         )
-        await delivery_order.promote(conn, finished)
+        return await delivery_order.promote(conn, finished)
 
 
 async def fail_unconfigured(conn: asyncpg.Connection, configured: Sequence[str]) -> int:

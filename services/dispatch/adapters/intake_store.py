@@ -25,7 +25,7 @@ class SetAside:
 
 async def load_facts(conn: asyncpg.Connection, lead_ids: Sequence[str]) -> dict[str, LeadFacts]:
     rows = await conn.fetch(
-        "SELECT l.lead_id, l.last_position, l.stage, l.division, l.crm_ids, "
+        "SELECT l.lead_id, l.last_position, l.stage, l.division, l.crm_ids, l.source, "
         "d.stage AS d_stage, d.sla_id, d.due_at, d.partition FROM unnest($1::text[]) AS w(lead_id) "
         "JOIN dispatch_leads l ON l.lead_id = w.lead_id "
         "LEFT JOIN dispatch_sla_deadlines d ON d.lead_id = l.lead_id",
@@ -35,7 +35,7 @@ async def load_facts(conn: asyncpg.Connection, lead_ids: Sequence[str]) -> dict[
     for r in rows:
         deadline = None if r["due_at"] is None else Deadline(r["d_stage"], r["sla_id"], r["due_at"], r["partition"])
         facts[r["lead_id"]] = LeadFacts(
-            r["lead_id"], r["last_position"], r["stage"], r["division"], tuple(r["crm_ids"]), deadline
+            r["lead_id"], r["last_position"], r["stage"], r["division"], tuple(r["crm_ids"]), deadline, r["source"]
         )
     return facts
 
@@ -46,10 +46,11 @@ async def save_facts(conn: asyncpg.Connection, before: Mapping[str, LeadFacts], 
     if not changed:
         return
     await conn.executemany(
-        "INSERT INTO dispatch_leads (lead_id, last_position, stage, division, crm_ids) VALUES ($1, $2, $3, $4, $5) "
+        "INSERT INTO dispatch_leads (lead_id, last_position, stage, division, crm_ids, source) "
+        "VALUES ($1, $2, $3, $4, $5, $6) "
         "ON CONFLICT (lead_id) DO UPDATE SET last_position = excluded.last_position, stage = excluded.stage, "
-        "division = excluded.division, crm_ids = excluded.crm_ids",
-        [(f.lead_id, f.last_position, f.stage, f.division, list(f.crm_ids)) for f in changed],
+        "division = excluded.division, crm_ids = excluded.crm_ids, source = excluded.source",
+        [(f.lead_id, f.last_position, f.stage, f.division, list(f.crm_ids), f.source) for f in changed],
     )
     moved = [f for f in changed if (before.get(f.lead_id) or LeadFacts(f.lead_id)).deadline != f.deadline]
     gone = [f.lead_id for f in moved if f.deadline is None]

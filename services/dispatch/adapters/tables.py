@@ -47,6 +47,7 @@ dispatch_leads = Table(
     Column("stage", Text),
     Column("division", Text),
     Column("crm_ids", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("source", Text),  # the lead's value of the model's `source` dimension (a subscription's `sources`)
 )
 
 # The open SLA deadline of each lead's current stay (one at most); deleted when it fires or is cancelled.

@@ -53,7 +53,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 connect_timeout_seconds=settings.dispatch_connect_timeout_seconds,
                 read_timeout_seconds=settings.dispatch_read_timeout_seconds,
                 max_response_bytes=settings.dispatch_max_response_bytes,
-                connections_per_endpoint=settings.dispatch_max_in_flight_per_endpoint,
+                connections_per_host=settings.dispatch_max_in_flight_per_endpoint,
             )
             lease = settings.dispatch_connect_timeout_seconds + 2 * settings.dispatch_read_timeout_seconds + 10
             deliverer = Deliverer(

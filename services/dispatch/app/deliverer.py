@@ -9,11 +9,14 @@ SLA watch wake the deliverer when they queue; otherwise it looks every `poll_sec
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import raw_connection
@@ -28,7 +31,7 @@ from services.dispatch.domain.retry_policy import RetryPolicy
 from services.dispatch.domain.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
-ROUND_GAP = 0.01  # seconds between rounds at the busiest: at most ~100 rounds (two transactions each) a second
+ROUND_GAP = 0.02  # seconds between rounds at the busiest: at most ~50 rounds (one connection each) a second
 
 
 def _utc_now() -> datetime:
@@ -67,6 +70,7 @@ class Deliverer:
         self._health = {name: EndpointHealth(pause) for name in subscriptions.endpoints}
         self._in_flight: dict[asyncio.Task[Outcome], str] = {}
         self._finished: list[Outcome] = []  # attempts answered, to record in the next round
+        self._backlog = True  # the last claim may have left due deliveries behind
         self._woken = asyncio.Event()
         self._failures = ThrottledLog(log)
 
@@ -76,16 +80,20 @@ class Deliverer:
     async def run(self) -> None:
         try:
             await self._until_done(self._fail_unconfigured)
+            next_poll = 0.0
             while True:
-                await asyncio.sleep(ROUND_GAP)  # a round's database work serves what finished meanwhile too
-                self._woken.clear()
-                await self._until_done(self._record_finished)
-                await self._until_done(self._claim_and_send)
+                loop = asyncio.get_running_loop()
+                polling = loop.time() >= next_poll
+                if polling:
+                    next_poll = loop.time() + self._poll
+                await self._until_done(functools.partial(self._round, polling))
                 waiter = asyncio.ensure_future(self._woken.wait())
-                try:
-                    await asyncio.wait([waiter, *self._in_flight], timeout=self._poll, return_when="FIRST_COMPLETED")
+                try:  # sleeps until something to record, something queued, or the next poll (retries come due)
+                    timeout = max(next_poll - loop.time(), 0.0)
+                    await asyncio.wait([waiter, *self._in_flight], timeout=timeout, return_when="FIRST_COMPLETED")
                 finally:
                     waiter.cancel()
+                await asyncio.sleep(ROUND_GAP)  # what finishes or is queued meanwhile shares the round's transaction
         finally:
             tasks = list(self._in_flight)
             for task in tasks:
@@ -93,7 +101,7 @@ class Deliverer:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._sender.close()
             if self._finished:  # best effort: what is not recorded is sent again after its lease
-                await asyncio.shield(self._record_finished())
+                await asyncio.shield(self._round(False, claim=False))
 
     async def _until_done(self, step: Callable[[], Awaitable[None]]) -> None:
         """Runs a database step, retrying (logged once per interval) while PostgreSQL is away."""
@@ -117,24 +125,45 @@ class Deliverer:
         if failed:
             log.warning("%d pending deliveries were for endpoints not in the subscriptions file: dead-lettered", failed)
 
-    async def _claim_and_send(self) -> None:
+    async def _round(self, polling: bool, *, claim: bool = True) -> None:
+        """One connection: records the attempts answered since the last round (one transaction), then claims when
+        something may have come due: deliveries were queued, a finished one let its lead's next through, the last
+        claim was cut by its budget, or the poll (retries, expired leases, resends)."""
         now = self._clock()
+        paused = [name for name, health in self._health.items() if health.paused(now)]
+        for name in self._health:
+            self._metrics.paused.labels(name).set(float(name in paused))
+        woken = self._woken.is_set()
+        self._woken.clear()
+        outcomes = list(self._finished)
+        try:
+            async with self._engine.connect() as sa_conn:
+                conn = await raw_connection(sa_conn)
+                promoted = await delivery_store.record_attempts(conn, outcomes)
+                del self._finished[: len(outcomes)]
+                if polling and paused:
+                    for endpoint in await delivery_store.fail_expired(conn, paused):
+                        self._metrics.deliveries.labels(self._metrics.label(endpoint), "dead_lettered").inc()
+                if claim and (woken or promoted or polling or self._backlog):
+                    await self._claim_and_send(conn, paused)
+        except BaseException:
+            if woken:
+                self._woken.set()  # the round is tried again: what woke it still counts
+            raise
+
+    async def _claim_and_send(self, conn: asyncpg.Connection, paused: list[str]) -> None:
         budgets: dict[str, int] = {}
-        paused: list[str] = []
+        busy = Counter(self._in_flight.values())
         for name, health in self._health.items():
-            self._metrics.paused.labels(name).set(float(health.paused(now)))
-            if health.paused(now):
-                paused.append(name)
-                continue
-            busy = sum(1 for endpoint in self._in_flight.values() if endpoint == name)
-            probing = health.failures >= self._pause.pause_after_failures  # after a pause: one at a time
-            budgets[name] = (1 if probing else self._per_endpoint) - busy
-        async with self._engine.connect() as sa_conn:
-            conn = await raw_connection(sa_conn)
-            if paused:
-                for endpoint in await delivery_store.fail_expired(conn, paused):
-                    self._metrics.deliveries.labels(self._metrics.label(endpoint), "dead_lettered").inc()
-            claimed = await delivery_store.claim(conn, budgets, self._max_in_flight - len(self._in_flight), self._lease)
+            if name not in paused:
+                probing = health.failures >= self._pause.pause_after_failures  # after a pause: one at a time
+                budgets[name] = (1 if probing else self._per_endpoint) - busy[name]
+        room = min(self._max_in_flight - len(self._in_flight), sum(max(n, 0) for n in budgets.values()))
+        if room <= 0:
+            self._backlog = True  # nothing could be claimed: look again once something finishes
+            return
+        claimed = await delivery_store.claim(conn, budgets, room, self._lease)
+        self._backlog = len(claimed) >= room  # the budget cut the claim: more may be due
         for delivery in claimed:
             task = asyncio.create_task(self._send(delivery), name=f"deliver-{delivery.id}")
             self._in_flight[task] = delivery.endpoint
@@ -148,15 +177,6 @@ class Deliverer:
             log.error("a delivery failed unexpectedly; it is sent again when its lease expires", exc_info=exc)
             return
         self._finished.append(task.result())
-
-    async def _record_finished(self) -> None:
-        if not self._finished:
-            return
-        outcomes = list(self._finished)
-        async with self._engine.connect() as sa_conn:
-            conn = await raw_connection(sa_conn)
-            await delivery_store.record_attempts(conn, outcomes)
-        del self._finished[: len(outcomes)]
 
     async def _send(self, delivery: Claimed) -> Outcome:
         return await attempt(

@@ -79,7 +79,7 @@ class SlaWatch:
                 due = await deadline_store.take_due(conn, cutoffs, ROUND)
                 for each in due:
                     division = self._rules.division_of.get(each.deadline.stage)
-                    moment = breach(each.lead_id, each.deadline, division, each.crm_ids, found_at)
+                    moment = breach(each.lead_id, each.deadline, division, each.crm_ids, found_at, each.source)
                     found = outgoing(moment, self._subscriptions, self._base)
                     if found:
                         self._metrics.moments.labels(moment.kind).inc()

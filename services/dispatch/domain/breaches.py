@@ -21,7 +21,12 @@ def firing_cutoff(read_up_to: datetime, grace: timedelta) -> datetime:
 
 
 def breach(
-    lead_id: str, deadline: Deadline, division: str | None, crm_ids: tuple[str, ...], found_at: datetime
+    lead_id: str,
+    deadline: Deadline,
+    division: str | None,
+    crm_ids: tuple[str, ...],
+    found_at: datetime,
+    source: str | None = None,
 ) -> Moment:
     return Moment(
         kind="sla_breached",
@@ -33,5 +38,6 @@ def breach(
         stage=deadline.stage,
         division=division,
         crm_ids=crm_ids,
+        source=source,
         details={"sla": deadline.sla_id, "due_at": deadline.due_at.isoformat(), "stage": deadline.stage},
     )

@@ -1,5 +1,8 @@
 """One lead event -> the lead's new facts and the moments it makes (pure; the adapters load and store facts).
 
+The lead's source: a DimensionsSet naming the `source` dimension sets it; a merge gives the survivor the value
+the merge kept (`dimensions_after`: per dimension the observation its rule keeps of the two leads).
+
 SLA deadlines: a stage change opens the deadline of the stay it starts (or none) and so cancels the one
 before; an SlaMet in time cancels it; a merge cancels the absorbed lead's deadline and gives the survivor the
 deadline of the stay the merge kept, unless that deadline had already passed when the merge was recorded
@@ -13,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.lead_events.events import (
+    DimensionsSet,
     DomainEvent,
     FeedbackRecorded,
     IdentityLinked,
@@ -22,7 +26,7 @@ from services.common.lead_events.events import (
     SlaMet,
     StageChanged,
 )
-from services.dispatch.domain.lead_facts import Deadline, LeadFacts
+from services.dispatch.domain.lead_facts import SOURCE_DIMENSION, Deadline, LeadFacts
 from services.dispatch.domain.model_rules import CHURN_EVENT, LOST_EVENT, ModelRules
 from services.dispatch.domain.moments import Moment, MomentKind, event_key
 
@@ -51,6 +55,9 @@ def follow(facts: LeadFacts, record: LeadRecord, rules: ModelRules) -> tuple[Lea
         return replace(facts, crm_ids=(*facts.crm_ids, e.value)), []
     if isinstance(e, StageChanged):
         return _stage_changed(facts, record, e, rules)
+    if isinstance(e, DimensionsSet):
+        values = dict(e.values)
+        return (replace(facts, source=values[SOURCE_DIMENSION]) if SOURCE_DIMENSION in values else facts), []
     if isinstance(e, SlaMet):
         held = facts.deadline
         cancelled = e.on_time and held is not None and held.stage == e.stage
@@ -119,7 +126,12 @@ def _merged(facts: LeadFacts, record: LeadRecord, e: LeadsMerged, rules: ModelRu
         if own or due > record.recorded_at:
             deadline = Deadline(stage, rules.sla_of.get(stage), due, record.partition)
     division = rules.division_of.get(stage) if stage is not None else None
-    return replace(facts, stage=stage, division=division, crm_ids=(*facts.crm_ids, *crm), deadline=deadline)
+    source = facts.source
+    if e.dimensions_after:  # the merge kept, per dimension, the observation its rule keeps of the two leads
+        source = next((value for name, value, _ in e.dimensions_after if name == SOURCE_DIMENSION), None)
+    return replace(
+        facts, stage=stage, division=division, crm_ids=(*facts.crm_ids, *crm), deadline=deadline, source=source
+    )
 
 
 def _moment(kind: MomentKind, facts: LeadFacts, record: LeadRecord, details: dict[str, Any]) -> Moment:
@@ -133,6 +145,7 @@ def _moment(kind: MomentKind, facts: LeadFacts, record: LeadRecord, details: dic
         stage=facts.stage,
         division=facts.division,
         crm_ids=facts.crm_ids,
+        source=facts.source,
         details=details,
     )
 

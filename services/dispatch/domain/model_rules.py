@@ -22,6 +22,7 @@ class ModelRules:
     division_of: Mapping[str, str]  # stage -> division
     sla_of: Mapping[str, str]  # stage -> the id of its SLA
     rule_events: Mapping[str, frozenset[str] | None]  # transition id -> the event types it fires on (None: any)
+    dimensions: frozenset[str] = frozenset()  # the model's dimension names (a `sources` filter needs `source`)
 
     @classmethod
     def of(cls, model: StageModel) -> ModelRules:
@@ -31,6 +32,7 @@ class ModelRules:
             division_of={name: stage.division for name, stage in model.stages.items()},
             sla_of={stage: sla.id for stage, sla in model.slas.items()},
             rule_events={t.id: t.on for t in model.transitions},
+            dimensions=frozenset(d.name for d in model.dimensions),
         )
 
     def fired_on(self, rules: Iterable[str], event_type: str) -> bool:

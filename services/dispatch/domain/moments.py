@@ -47,6 +47,7 @@ class Moment:
     division: str | None  # that stage's division
     crm_ids: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)  # the kind's own fields of the body
+    source: str | None = None  # the lead's value of the model's `source` dimension when the moment was found
 
 
 def event_key(kind: MomentKind, position: int) -> str:

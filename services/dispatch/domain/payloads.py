@@ -30,6 +30,7 @@ def standard_body(moment: Moment, base_url: str) -> dict[str, Any]:
         "crm_ids": list(moment.crm_ids),
         "stage": moment.stage,
         "division": moment.division,
+        "source": moment.source,
         "occurred_at": moment.occurred_at.isoformat(),
         "recorded_at": moment.recorded_at.isoformat(),
         "cause_event_id": moment.cause_event_id,

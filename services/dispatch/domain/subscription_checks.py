@@ -2,7 +2,8 @@
 
 Each refusal is a `Problem` at a path in the data (the loader turns it into the YAML line): duplicate names, an
 endpoint no subscription can find, stages and divisions the stage model does not have, a score threshold
-missing or given where it means nothing, a missing or malformed signing secret, and an unsafe destination
+missing or given where it means nothing, a `sources` filter when the model has no `source` dimension, a missing
+or malformed signing secret, and an unsafe destination
 (`destinations.url_problem`), named with the subscriptions that use it.
 """
 
@@ -13,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from services.dispatch.domain.destinations import AllowList, url_problem
+from services.dispatch.domain.lead_facts import SOURCE_DIMENSION
 from services.dispatch.domain.model_rules import ModelRules
 from services.dispatch.domain.moments import MomentKind
 from services.dispatch.domain.signing import Secret
@@ -105,6 +107,10 @@ def _subscription(
                 listed = ", ".join(sorted(known_values))
                 unknown = f"the stage model has no {key[:-1]} {value!r} ({listed})"
                 raise Problem((*at, key, j), f"subscription {name!r}: {unknown}")
+    if "sources" in s and SOURCE_DIMENSION not in rules.dimensions:
+        listed = ", ".join(sorted(rules.dimensions)) or "none"
+        reason = f"the stage model has no dimension {SOURCE_DIMENSION!r} (its dimensions: {listed})"
+        raise Problem((*at, "sources"), f"subscription {name!r}: {reason}")
     moments = frozenset(cast(list[MomentKind], s["moments"]))
     threshold = s.get("score_at_least")
     if "score_crossed" in moments and threshold is None:
@@ -117,5 +123,6 @@ def _subscription(
         endpoints=tuple(s["endpoints"]),
         stages=frozenset(s["stages"]) if "stages" in s else None,
         divisions=frozenset(s["divisions"]) if "divisions" in s else None,
+        sources=frozenset(s["sources"]) if "sources" in s else None,
         score_at_least=threshold,
     )

@@ -33,6 +33,7 @@ class Subscription:
     endpoints: tuple[str, ...]
     stages: frozenset[str] | None = None  # None: any
     divisions: frozenset[str] | None = None
+    sources: frozenset[str] | None = None  # the lead's value of the model's `source` dimension
     score_at_least: int | None = None  # required when `moments` holds score_crossed
 
     def matches(self, moment: Moment) -> bool:
@@ -41,6 +42,8 @@ class Subscription:
         if self.stages is not None and moment.stage not in self.stages:
             return False
         if self.divisions is not None and moment.division not in self.divisions:
+            return False
+        if self.sources is not None and moment.source not in self.sources:
             return False
         if moment.kind == "score_crossed":
             threshold = self.score_at_least

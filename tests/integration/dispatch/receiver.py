@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ class Received:
     body: dict[str, Any]
     raw: bytes
     answered: int
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Migration 0009 creates exactly the tables services/dispatch/adapters/tables.py declares, and downgrades; the
+"""Migrations 0009 and 0013 create exactly the tables services/dispatch/adapters/tables.py declares, and downgrade; the
 dispatcher's HTTP face (/healthz, /readyz, /metrics, its OpenAPI document) is fuzzed by schemathesis."""
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.lead_events.events import (
+    DimensionsSet,
     DomainEvent,
     FeedbackRecorded,
     IdentityLinked,
@@ -149,7 +150,14 @@ def test_revenue_feedback_and_score_moments_carry_the_leads_stage() -> None:
     assert moments[3].details == {"previous_score": 22, "score": 33, "delta": 11, "rule": "pricing"}
 
 
-def merge(role: str, lead: str, *, due: datetime | None, met: datetime | None = None) -> LeadsMerged:
+def merge(
+    role: str,
+    lead: str,
+    *,
+    due: datetime | None,
+    met: datetime | None = None,
+    dimensions: tuple[tuple[str, str, str], ...] = (),
+) -> LeadsMerged:
     return LeadsMerged(
         lead_id=lead,
         cause_event_id="e",
@@ -168,6 +176,7 @@ def merge(role: str, lead: str, *, due: datetime | None, met: datetime | None = 
         sla_met_at_after=met,
         model_version="v",
         event_occurred_at=T0,
+        dimensions_after=dimensions,
     )
 
 
@@ -192,3 +201,21 @@ def test_a_breach_names_the_stay_and_fires_once_the_partition_is_read_past_the_d
     assert moment.key == f"sla_breached:L:mql:{T0.isoformat()}" and moment.occurred_at == T0
     assert moment.details == {"sla": "mql_accepted_24h", "due_at": T0.isoformat(), "stage": "mql"}
     assert firing_cutoff(T0 + timedelta(seconds=12), timedelta(seconds=10)) == T0 + timedelta(seconds=2)
+
+
+def shown(lead: str, **values: str) -> DimensionsSet:
+    return DimensionsSet(lead_id=lead, cause_event_id="e", occurred_at=T0, values=tuple(values.items()))
+
+
+def test_a_leads_source_comes_from_its_dimensions_and_a_merge_gives_the_survivor_the_kept_value() -> None:
+    facts, moments = run(LeadFacts("S"), shown("S", campaign="spring"), shown("S", source="bing", segment="smb"))
+    assert facts.source == "bing" and moments == []
+    facts, (entered,) = run(facts, moved("S", "mql", "high_intent_form"))
+    assert entered.source == "bing"
+    kept = (("source", "google", T0.isoformat()), ("campaign", "spring", T0.isoformat()))
+    survivor, _ = run(facts, merge("survivor", "S", due=None, dimensions=kept))
+    assert survivor.source == "google"
+    unchanged, _ = run(facts, merge("survivor", "S", due=None))  # an older engine's merge carries no values
+    assert unchanged.source == "bing"
+    none_kept, _ = run(facts, merge("survivor", "S", due=None, dimensions=kept[1:]))
+    assert none_kept.source is None

@@ -4,6 +4,7 @@ secret is never shown; routing sends a moment to an endpoint once and shapes sco
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,17 @@ def test_a_subscription_the_model_or_the_endpoints_cannot_serve_is_refused(
     with pytest.raises(SubscriptionsError) as caught:
         load(tmp_path, config(**subscription))
     assert reason in str(caught.value) and caught.value.line is not None, caught.value
+
+
+def test_a_sources_filter_keeps_the_moments_of_leads_from_those_sources(tmp_path: Path) -> None:
+    google = {"name": "google", "moments": ["stage_entered"], "sources": ["google", "adwords"], "endpoints": ["crm"]}
+    subscriptions = load(tmp_path, {**config(), "subscriptions": [google]})
+    routed = [subscriptions.route(replace(moment(), source=source)) for source in ("google", "bing", None)]
+    assert [len(r) for r in routed] == [1, 0, 0]
+    no_source = replace(RULES, dimensions=frozenset({"campaign"}))
+    path = tmp_path / "subscriptions.yaml"
+    with pytest.raises(SubscriptionsError, match="the stage model has no dimension 'source'"):
+        load_subscriptions(path, no_source, development=True, allowed=AllowList(), environ=ENV)
 
 
 def test_secrets_are_checked_and_never_shown(tmp_path: Path) -> None:
