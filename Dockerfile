@@ -19,6 +19,9 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && /opt/stagetrack/bin/stagetrack --version
 
 FROM ${PYTHON_IMAGE} AS runtime
+# The dispatcher verifies webhook receivers' certificates against the system trust store (Python's ssl defaults,
+# not certifi): the python slim images carry Debian's ca-certificates; a base image without them would refuse
+# every https destination.
 # A fixed numeric id, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 RUN groupadd --system --gid 10001 stagetrack \
     && useradd --system --uid 10001 --gid stagetrack --no-create-home --home-dir /nonexistent \

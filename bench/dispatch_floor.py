@@ -11,7 +11,7 @@ import asyncio
 import sys
 import uuid
 
-import httpx
+import aiohttp
 import uvloop
 from aiokafka import AIOKafkaConsumer
 
@@ -24,16 +24,19 @@ async def forward(bootstrap_servers: str, topic: str, url: str) -> None:
         auto_offset_reset="earliest",
     )
     await consumer.start()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    connector = aiohttp.TCPConnector(limit=64)  # kept-alive connections, reused across posts
+    headers = {"content-type": "application/json"}
     try:
         # No timeout: a post waits for a connection of the pool however long (the floor must not drop records).
-        async with httpx.AsyncClient(limits=limits, timeout=None) as client:
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as client:
+
+            async def post(body: bytes | None) -> None:
+                async with client.post(url, data=body or b"", headers=headers) as response:
+                    await response.read()
+
             while True:
                 fetched = await consumer.getmany(timeout_ms=500)
-                records = [r for batch in fetched.values() for r in batch]
-                await asyncio.gather(
-                    *(client.post(url, content=r.value, headers={"content-type": "application/json"}) for r in records)
-                )
+                await asyncio.gather(*(post(r.value) for batch in fetched.values() for r in batch))
     finally:
         await consumer.stop()
 

@@ -54,6 +54,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 read_timeout_seconds=settings.dispatch_read_timeout_seconds,
                 max_response_bytes=settings.dispatch_max_response_bytes,
                 connections_per_host=settings.dispatch_max_in_flight_per_endpoint,
+                connections=settings.dispatch_max_in_flight,
             )
             lease = settings.dispatch_connect_timeout_seconds + 2 * settings.dispatch_read_timeout_seconds + 10
             deliverer = Deliverer(
