@@ -7,7 +7,9 @@ engine's commonest event, which the projector reads and skips. SLAs are the mode
 onboarding 30 d); leaving late is a breach. Events after `end` are not written (the lead is still in its
 stage). Positions follow event time across leads, as the engine's commit order does, so a projector batch
 touches many leads with stays open from earlier batches, as in production. No merges: the plain-SQL
-baseline reads a lead's stage as its last StageChanged, which a merge would change.
+baseline reads a lead's stage as its last StageChanged, which a merge would change. Each lead's first touch
+sets its `source` (a DimensionsSet at creation, as the engine writes it for a first page view with
+utm_source): one of SOURCES, or none for NO_SOURCE of them.
 
 The rows are exactly what the engine's store holds (`event_codec.to_dict` form in `data`), built as COPY text.
 """
@@ -40,6 +42,9 @@ NURTURE_SHARE = 0.5  # of the leads that do not move on from lead..opportunity: 
 RECYCLE = (0.3, 40.0)  # nurture -> mql: probability, mean days
 WIN_BACK = (0.1, 60.0)  # churned -> onboarding
 SLA = {"mql": DAY, "sql": 14 * DAY, "onboarding": 30 * DAY}
+SOURCES = ["google", "bing", "newsletter", "partner", "ads", "social", "events", "referral"]
+SOURCE_WEIGHTS = [30, 12, 10, 8, 8, 6, 3, 3]
+NO_SOURCE = 0.2
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,9 @@ class Streams:
 
         add(at, "LeadCreated", f'"model_version": "{v}"')
         add(at, "IdentityLinked", f'"kind": "anonymous", "value": "a{n}"')
+        if rng.random() >= NO_SOURCE:
+            source = rng.choices(SOURCES, SOURCE_WEIGHTS)[0]
+            add(at, "DimensionsSet", f'"values": [["source", "{source}"]]')
         stage, entered, score = None, at, 0
         moves = self._path(rng)
         for to_stage, rule, delay in moves:

@@ -1,5 +1,6 @@
-"""KPI dimensions: each lead's values, the order values were first seen, the summaries per slice; an index to
-find a lead's transitions; on the engine's store, an index of the DimensionsSet events by value
+"""KPI dimensions: each lead's values (and, on its stays, those of the bounded dimensions), the order values were
+first seen, the summaries per slice; an index to find a lead's transitions; on the engine's store, an index of
+the DimensionsSet events by value
 
 The projector keeps them in the batch transaction; its first batch after this migration computes the sliced
 summaries from the projection tables (docs/kpi.md "Slices"). Lead events stored before the engine recorded
@@ -13,6 +14,7 @@ Create Date: 2026-12-09
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0011"
 down_revision = "0010"
@@ -48,7 +50,14 @@ def upgrade() -> None:
         sa.Column("bucket", sa.Integer(), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "dimension", "value", "kind", "stage", "day", "bucket", name=op.f("pk_kpi_slice_day_counts")
+            "dimension",
+            "kind",
+            "stage",
+            "day",
+            "value",
+            "bucket",
+            name=op.f("pk_kpi_slice_day_counts"),
+            postgresql_include=["n"],
         ),
     )
     op.create_table(
@@ -60,10 +69,17 @@ def upgrade() -> None:
         sa.Column("to_stage", TEXT, nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "dimension", "value", "day", "from_stage", "to_stage", name=op.f("pk_kpi_slice_flow_days")
+            "dimension",
+            "day",
+            "from_stage",
+            "to_stage",
+            "value",
+            name=op.f("pk_kpi_slice_flow_days"),
+            postgresql_include=["n"],
         ),
     )
     op.create_index("ix_kpi_transitions_lead", "kpi_transitions", ["lead_id"])
+    op.add_column("kpi_stays", sa.Column("slices", postgresql.JSONB(), nullable=True))
     op.execute(
         "CREATE INDEX ix_lead_events_dimension_values ON lead_events USING gin ((data -> 'values') jsonb_path_ops) "
         "WHERE type = 'DimensionsSet'"
@@ -72,6 +88,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX ix_lead_events_dimension_values")
+    op.drop_column("kpi_stays", "slices")
     op.drop_index("ix_kpi_transitions_lead", table_name="kpi_transitions")
     for table in ("kpi_slice_flow_days", "kpi_slice_day_counts", "kpi_dimension_values", "kpi_lead_values"):
         op.drop_table(table)

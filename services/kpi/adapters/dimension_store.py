@@ -50,6 +50,35 @@ _FIRST_SEEN = (
 )
 
 
+# A stay's `slices`: its lead's values of the bounded dimensions $N (kpi_lead_values holds its person's).
+STAMP = (
+    "coalesce((SELECT jsonb_object_agg(v.dimension, v.value) FROM kpi_lead_values v "
+    "WHERE v.lead_id = {lead} AND v.dimension = ANY($14::text[])), '{{}}'::jsonb)"
+)
+_RESTAMP = (
+    MEMBERS + "UPDATE kpi_stays s SET slices = x.slices FROM (SELECT DISTINCT m.lead_id, coalesce((SELECT "
+    "jsonb_object_agg(v.dimension, v.value) FROM kpi_lead_values v WHERE v.lead_id = m.lead_id "
+    "AND v.dimension = ANY($2::text[])), '{}'::jsonb) AS slices FROM members m) x "
+    "WHERE s.lead_id = x.lead_id AND s.slices IS DISTINCT FROM x.slices"
+)
+
+
+async def restamp(conn: asyncpg.Connection, leads: Iterable[str], dimensions: Iterable[str]) -> None:
+    """The stays of every lead of these leads' persons carry the persons' values again (after a value change)."""
+    wanted, dims = sorted(set(leads)), list(dimensions)
+    if wanted and dims:
+        await conn.execute(_RESTAMP, wanted, dims)
+
+
+async def stamp_all(conn: asyncpg.Connection, dimensions: Iterable[str]) -> None:
+    """Every stay (a model with other bounded dimensions, or the stays written before migration 0011)."""
+    await conn.execute(
+        "UPDATE kpi_stays s SET slices = coalesce((SELECT jsonb_object_agg(v.dimension, v.value) "
+        "FROM kpi_lead_values v WHERE v.lead_id = s.lead_id AND v.dimension = ANY($1::text[])), '{}'::jsonb)",
+        list(dimensions),
+    )
+
+
 async def members_of_persons(conn: asyncpg.Connection, leads: Iterable[str]) -> list[str]:
     """Every lead of the persons the given leads belong to (the persons themselves included)."""
     wanted = sorted(set(leads))

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from services.kpi.adapters.dimension_store import write_values
+from services.kpi.adapters.dimension_store import STAMP, restamp, write_values
 from services.kpi.adapters.slice_summary_store import SliceDelta
 from services.kpi.adapters.summary_store import FLOWS_FROM_INSERTED, Delta
 from services.kpi.domain.projection_batch import Changes
@@ -85,7 +85,9 @@ async def write_changes(conn: asyncpg.Connection, c: Changes, *, summaries: bool
 
 
 async def write_rows(conn: asyncpg.Connection, c: Changes, *, flows: bool) -> None:
-    """The projection rows of `c`; `flows`: the daily flows of the transitions inserted too (kpi_flow_days)."""
+    """The projection rows of `c`; `flows`: the daily flows of the transitions inserted too (kpi_flow_days).
+    Order: the open stays' updates, transitions, lead rows, inheritance, values, new stays (stamped with the
+    values), re-stamping the stays of persons whose values changed, revenue, feedback."""
     if c.prior:
         rows = list(c.prior.values())
         updated = await conn.fetch(
@@ -107,22 +109,6 @@ async def write_rows(conn: asyncpg.Connection, c: Changes, *, flows: bool) -> No
             c.anomalies.append(
                 f"{len(rows)} open stays to update before position {c.last_position}, found {len(updated)}"
             )
-    if c.stays:
-        await conn.execute(
-            "INSERT INTO kpi_stays (lead_id, seq, stage, division, entered_at, since, entry_kind, exited_at, "
-            "exit_kind, to_stage, sla_due_at, sla_met_at, left_at) SELECT * FROM unnest($1::text[], $2::int[], "
-            "$3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::text[], "
-            "$10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) "
-            "ON CONFLICT (lead_id, seq) DO NOTHING",
-            *_columns(
-                [
-                    (s.lead_id, s.seq, s.stage, s.division, s.entered_at, s.since, s.entry_kind, s.exited_at,
-                     s.exit_kind, s.to_stage, s.sla_due_at, s.sla_met_at, s.left_at)
-                    for s in c.stays
-                ],
-                13,
-            ),
-        )  # fmt: skip
     if c.transitions:
         insert = (
             "INSERT INTO kpi_transitions (position, lead_id, from_stage, to_stage, rule, occurred_at) "
@@ -152,6 +138,26 @@ async def write_rows(conn: asyncpg.Connection, c: Changes, *, flows: bool) -> No
             [(i.survivor_id, i.absorbed_id) for i in c.inherits],
         )
     await write_values(conn, c)
+    if c.stays:  # after the values: each stay carries its person's values of the bounded dimensions
+        await conn.execute(
+            "INSERT INTO kpi_stays (lead_id, seq, stage, division, entered_at, since, entry_kind, exited_at, "
+            "exit_kind, to_stage, sla_due_at, sla_met_at, left_at, slices) SELECT u.*, "
+            f"{STAMP.format(lead='u.lead_id')} FROM unnest($1::text[], $2::int[], "
+            "$3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::text[], "
+            "$10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) "
+            "AS u(lead_id, seq, stage, division, entered_at, since, entry_kind, exited_at, exit_kind, to_stage, "
+            "sla_due_at, sla_met_at, left_at) ON CONFLICT (lead_id, seq) DO NOTHING",
+            *_columns(
+                [
+                    (s.lead_id, s.seq, s.stage, s.division, s.entered_at, s.since, s.entry_kind, s.exited_at,
+                     s.exit_kind, s.to_stage, s.sla_due_at, s.sla_met_at, s.left_at)
+                    for s in c.stays
+                ],
+                13,
+            ),
+            list(c.sliced),
+        )  # fmt: skip
+    await restamp(conn, [*c.values, *c.merged_into], c.sliced)
     if c.revenue:
         await conn.execute(
             "INSERT INTO kpi_revenue (position, lead_id, account_id, kind, amount, currency, occurred_at) "

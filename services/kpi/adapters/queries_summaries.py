@@ -85,7 +85,7 @@ async def balances_at(
     for row in await conn.execute(text(ss.sql(_BALANCE_DAYS)), ss.bind(params)):
         found[row.slice][row.stage] += int(row.n)
     params = ss.scope.bind({"stages": list(stages), "midnight": midnight, "t": t})
-    for row in await conn.execute(ss.scope.sql(_BALANCE_TODAY, "s.lead_id"), params):
+    for row in await conn.execute(ss.scope.sql(_BALANCE_TODAY, "s.lead_id", stay="s"), params):
         found[row.slice][row.stage] += int(row.n)
     return {key: counts for key, counts in found.items() if not ss.scope.sliced or any(counts.values())}
 
@@ -142,7 +142,7 @@ async def cohort_furthest(
     parts = [(1, await conn.execute(text(ss.sql(_COHORT_DAYS)), days))]
     for a, b in split.edges:
         edge = ss.scope.bind({**window, "start": a, "end": b})
-        parts.append((1, await conn.execute(ss.scope.sql(_COHORT_EDGE, "s.lead_id"), edge)))
+        parts.append((1, await conn.execute(ss.scope.sql(_COHORT_EDGE, "s.lead_id", stay="s"), edge)))
     parts.append((-1, await conn.execute(ss.scope.sql(_COHORT_REPEATS, "r.person_id"), ss.scope.bind(window))))
     for sign, rows in parts:
         for row in rows:

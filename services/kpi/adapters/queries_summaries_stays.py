@@ -17,7 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import raw_connection
 from services.kpi.adapters import queries_stays
+from services.kpi.adapters.sliced_picks import ENDED_SLICED_PICKS, OPEN_DAYS_BY_VALUE, OPEN_SLICED_PICKS
 from services.kpi.adapters.summary_scope import Slice, Split, SummaryScope
 from services.kpi.adapters.summary_store import BREACH, BUCKET, ENDED
 from services.kpi.domain.periods import Period
@@ -132,14 +134,15 @@ async def time_in_stage(
     rows = list(await conn.execute(text(ss.sql(_ENDED_DAYS)), window))
     for a, b in split.edges:
         edge = ss.scope.bind({"stages": list(stages), "start": a, "end": b})
-        rows += await conn.execute(ss.scope.sql(_ENDED_EDGE, "s.lead_id"), edge)
+        rows += await conn.execute(ss.scope.sql(_ENDED_EDGE, "s.lead_id", stay="s"), edge)
     for row in rows:
         counts[(row.slice, row.stage)][int(row.bucket)] += int(row.n)
     totals, picks = _plan(counts, descending=False)
     if not picks:
         return {}
     params = {**_pick_params(picks), "buckets": [p[2] for p in picks], "start": period.start, "end": period.end}
-    result = await conn.execute(ss.scope.sql(_ENDED_PICKS, "s.lead_id"), ss.scope.bind(params))
+    picks_sql = ENDED_SLICED_PICKS if ss.scope.sliced else _ENDED_PICKS
+    result = await conn.execute(ss.scope.sql(picks_sql, "s.lead_id", stay="s"), ss.scope.bind(params))
     return _spreads(totals, {int(row.i): row.value // _MICRO for row in result})
 
 
@@ -151,14 +154,20 @@ async def ages(
     if await conn.scalar(_FUTURE, {"stages": list(stages), "at": at}):
         return await queries_stays.ages(conn, stages, at, ss.scope)
     counts: dict[tuple[Slice, str], dict[object, int]] = defaultdict(dict)
-    for row in await conn.execute(text(ss.sql(_OPEN_DAYS)), ss.bind({"stages": list(stages)})):
-        counts[(row.slice, row.stage)][row.bucket] = int(row.n)
+    if ss.scope.sliced:  # a year of day rows per stage and value: straight through the driver
+        raw = await raw_connection(conn)
+        for value, stage, day, n in await raw.fetch(OPEN_DAYS_BY_VALUE, ss.dimension, list(stages), ss.values):
+            counts[(value, stage)][day] = n
+    else:
+        for row in await conn.execute(text(ss.sql(_OPEN_DAYS)), ss.bind({"stages": list(stages)})):
+            counts[(row.slice, row.stage)][row.bucket] = int(row.n)
     totals, picks = _plan(counts, descending=True)  # age ascending = since descending
     if not picks:
         return {}
     starts = [datetime.combine(day, time(), tzinfo=UTC) for _, _, day, _ in picks if isinstance(day, date)]
     params = {**_pick_params(picks), "starts": starts}
-    result = await conn.execute(ss.scope.sql(_OPEN_PICKS, "s.lead_id"), ss.scope.bind(params))
+    picks_sql = OPEN_SLICED_PICKS if ss.scope.sliced else _OPEN_PICKS
+    result = await conn.execute(ss.scope.sql(picks_sql, "s.lead_id", stay="s"), ss.scope.bind(params))
     return _spreads(totals, {int(row.i): (at - row.value) // _MICRO for row in result})
 
 
@@ -172,7 +181,7 @@ async def sla_counts(
     rows = list(await conn.execute(text(ss.sql(_BREACH_DAYS)), window))
     for a, b in split.edges:
         edge = ss.scope.bind({"stages": list(stages), "start": a, "end": b})
-        rows += await conn.execute(ss.scope.sql(_BREACH_EDGE, "s.lead_id"), edge)
+        rows += await conn.execute(ss.scope.sql(_BREACH_EDGE, "s.lead_id", stay="s"), edge)
     for row in rows:
         breaches[row.slice][row.stage] += int(row.n)
     midnight = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
@@ -180,7 +189,7 @@ async def sla_counts(
     days = ss.bind({"stages": list(stages), "day": midnight.date()})
     rows = list(await conn.execute(text(ss.sql(_OVERDUE_DAYS)), days))
     today = ss.scope.bind({"stages": list(stages), "midnight": midnight, "now": now})
-    rows += await conn.execute(ss.scope.sql(_OVERDUE_TODAY, "s.lead_id"), today)
+    rows += await conn.execute(ss.scope.sql(_OVERDUE_TODAY, "s.lead_id", stay="s"), today)
     for row in rows:
         overdue[row.slice][row.stage] += int(row.n)
     keys = breaches.keys() | overdue.keys() | (set() if ss.scope.sliced else {None})

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from services.kpi.adapters.dimension_store import members_of_persons
+from services.kpi.adapters.dimension_store import members_of_persons, stamp_all
 from services.kpi.adapters.summary_store import PERSONS, STAY_KINDS, day
 
 SLICED_MARKER = "sliced"
@@ -116,8 +116,11 @@ class SliceDelta:
         await conn.execute(_FLOWS.format(sign=sign, where=where), self.moved, self.dimensions)
 
 
-async def refresh_slices(conn: asyncpg.Connection, dimensions: Sequence[str]) -> None:
-    """Every sliced summary from the projection tables; sets the marker for `dimensions`."""
+async def refresh_slices(conn: asyncpg.Connection, dimensions: Sequence[str], *, stamp: bool = False) -> None:
+    """Every sliced summary from the projection tables; sets the marker for `dimensions`. `stamp`: the stays'
+    values of the bounded dimensions first (the batches keep them; a new set of dimensions needs them all)."""
+    if stamp:
+        await stamp_all(conn, dimensions)
     await conn.execute("DELETE FROM kpi_slice_day_counts")
     await conn.execute("DELETE FROM kpi_slice_flow_days")
     await conn.execute("DELETE FROM kpi_day_counts WHERE kind = $1", SLICED_MARKER)
@@ -132,3 +135,4 @@ async def refresh_slices(conn: asyncpg.Connection, dimensions: Sequence[str]) ->
         SLICED_MARKER,
         marker_stage(dims),
     )
+    await conn.execute("ANALYZE kpi_slice_day_counts, kpi_slice_flow_days")  # written at once: fresh statistics

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.common.db import metadata
 
@@ -69,6 +70,9 @@ kpi_stays = Table(
     # exited_at except in one case: an event that arrived after a merge but happened before it moves the
     # survivor; exited_at is then held at the merge so a lead's stays never overlap (docs/kpi.md).
     Column("left_at", DateTime(timezone=True), nullable=True),
+    # The lead's person's values of the model's bounded dimensions ({"source": "google"}; absent: none), kept
+    # equal to kpi_lead_values by every batch: the per-slice reads of stays need no lookup per row.
+    Column("slices", JSONB, nullable=True),
     PrimaryKeyConstraint("lead_id", "seq"),
     Index("ix_kpi_stays_stage_entered", "stage", "entered_at"),
     Index("ix_kpi_stays_stage_exited", "stage", "exited_at"),
@@ -237,7 +241,8 @@ kpi_slice_day_counts = Table(
     Column("day", Date, nullable=False),
     Column("bucket", Integer, nullable=False),
     Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("dimension", "value", "kind", "stage", "day", "bucket"),
+    # n in the key's index: the API's sums over a slice's days are index-only reads (once vacuumed)
+    PrimaryKeyConstraint("dimension", "kind", "stage", "day", "value", "bucket", postgresql_include=["n"]),
 )
 
 kpi_slice_flow_days = Table(
@@ -249,5 +254,5 @@ kpi_slice_flow_days = Table(
     Column("from_stage", Text, nullable=False),
     Column("to_stage", Text, nullable=False),
     Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("dimension", "value", "day", "from_stage", "to_stage"),
+    PrimaryKeyConstraint("dimension", "day", "from_stage", "to_stage", "value", postgresql_include=["n"]),
 )

@@ -150,7 +150,7 @@ class Projector:
                 await refresh(conn)
             sliced = bounded_dimensions(self._model)
             if not await slices_ready(conn, sliced):  # after migration 0011, or a model with other bounded ones
-                await refresh_slices(conn, sliced)
+                await refresh_slices(conn, sliced, stamp=True)
             records = await read_records(conn, checkpoint, self._batch, upto)
             if self._suspects is not None and (not records or records[0].position != self._suspects.first):
                 self._suspects = None  # another replica moved on meanwhile: start again from its checkpoint

@@ -45,16 +45,19 @@ def forecast(stages: Sequence[str], m: Measured, currency: str) -> dict[str, Any
     days = {s: m.exposure_seconds.get(s, Fraction(0)) / SECONDS_PER_DAY for s in stages}
     counted = [[0.0] * n for _ in range(n)]
     q = [[0.0] * n for _ in range(n)]
+    left = [[0] * n for _ in range(n)]  # the moves themselves: the measured shares and rates are exact ratios
     for s in stages:
         if days[s] <= 0:
             continue  # never occupied in W: no measured rate, the stage keeps what it gets
         for t, k in m.moves.get(s, {}).items():
             if t in index:
                 counted[index[s]][index[t]] += float(k / days[s])
+                left[index[s]][index[t]] += k
         for target, k in m.merges.get(s, {}).items():
             t = GONE if target is None else target
             if t in index and t != s:
                 q[index[s]][index[t]] += float(k / days[s])
+                left[index[s]][index[t]] += k
         for j in range(n):
             q[index[s]][j] += counted[index[s]][j]
         q[index[s]][index[s]] = -sum(q[index[s]][j] for j in range(n) if j != index[s])
@@ -72,15 +75,18 @@ def forecast(stages: Sequence[str], m: Measured, currency: str) -> dict[str, Any
     rows = []
     for s in stages:
         i = index[s]
-        exits = -q[i][i]
+        total_left = sum(left[i][j] for j in range(n) if j != i)
+        rate = Fraction(total_left) / days[s] if total_left else Fraction(0)
         rows.append(
             {
                 "stage": s,
                 "balance_at_start": m.balance.get(s, 0),
                 "arrivals_per_day": rounded(arrivals[i]),
-                "exit_rate_per_day": rounded(exits),
-                "mean_days_in_stage": rounded(1 / exits) if exits > 0 else None,
-                "destinations": {states[j]: rounded(q[i][j] / exits) for j in range(n) if j != i and q[i][j] > 0},
+                "exit_rate_per_day": rounded(rate),
+                "mean_days_in_stage": rounded(1 / rate) if rate > 0 else None,
+                "destinations": {
+                    states[j]: rounded(Fraction(left[i][j], total_left)) for j in range(n) if j != i and left[i][j] > 0
+                },
                 "expected_inflow": rounded(expected[i]),
                 "expected_inflow_from_balances": rounded(expected_from_balances[i]),
                 "expected_balance_at_end": rounded(total.end[i]),
