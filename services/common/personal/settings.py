@@ -33,13 +33,18 @@ class PersonalDataSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _master_keys_usable(self) -> Self:
-        _ = self.master  # raises ValueError naming the problem, never a key
+        """A key that is no 32 bytes of base64 is refused (naming it, never its value); a placeholder is left to
+        `development_secrets`, which names every secret left unset at once."""
+        if not any(is_development_secret(s.get_secret_value()) for s in self.master_keys.values()):
+            _ = self.master
         return self
 
     @property
     def master(self) -> MasterKeys:
         keys: dict[str, bytes] = {}
         for key_id, secret in self.master_keys.items():
+            if is_development_secret(secret.get_secret_value()):
+                raise ValueError(f"STAGETRACK_MASTER_KEYS: key {key_id!r} is a placeholder")
             try:
                 keys[key_id] = base64.b64decode(secret.get_secret_value(), validate=True)
             except (binascii.Error, ValueError) as exc:
@@ -60,6 +65,8 @@ class PersonalDataSettings(ServiceSettings):
             found.append(
                 "STAGETRACK_IDENTITY_HASH_KEY is the development key or a placeholder: set a secret of your own"
             )
-        if any(s.get_secret_value() == DEVELOPMENT_MASTER_KEY for s in self.master_keys.values()):
-            found.append("STAGETRACK_MASTER_KEYS holds the development master key: set keys of your own")
+        if any(is_development_secret(s.get_secret_value(), DEVELOPMENT_MASTER_KEY) for s in self.master_keys.values()):
+            found.append(
+                "STAGETRACK_MASTER_KEYS holds the development master key or a placeholder: set keys of your own"
+            )
         return found
