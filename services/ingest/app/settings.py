@@ -36,6 +36,8 @@ class IngestSettings(PersonalDataSettings):
     # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md). On
     # identified events they are sealed with the built-in ones (docs/privacy.md).
     personal_keys: list[str] = Field(default_factory=list)
+    # The deployment's stage model (the engine's setting): its `personal:` list is sealed like `personal_keys`.
+    stage_model: Path | None = None
     # The ingest's URL as browsers reach it (e.g. https://track.example.jp): analytics.js is told to post there
     # (docs/ingest-http.md, "analytics.js"). Unset: the scheme and host each settings request was addressed to.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
