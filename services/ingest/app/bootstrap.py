@@ -18,7 +18,6 @@ from services.common.observability import new_registry
 from services.common.personal.person_keys import PersonKeys
 from services.common.repeat_filter import throttle_loggers
 from services.common.service import database, service_app, standard_checks
-from services.common.stage_model.model import default_model, load_model_file
 from services.common.unreachable import database_unreachable
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.library_files import development_library, load_library
@@ -32,7 +31,7 @@ from services.ingest.api.openapi import install_openapi
 from services.ingest.app.connector_intake import ConnectorIntake, ConnectorMetrics
 from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
-from services.ingest.app.sealer import Sealer
+from services.ingest.app.sealer import Sealer, personal_marks
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
 from services.ingest.domain.library_files import BUNDLE, LibraryFile
@@ -74,7 +73,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 if problems := connector_key_problems(settings, await app.state.keys.list()):
                     raise RuntimeError("; ".join(problems))
             person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds)
-            sealer = Sealer(person_keys, settings.hash_key, [*settings.personal_keys, *_model_personal(settings)])
+            sealer = Sealer(
+                person_keys, settings.hash_key, personal_marks(settings.personal_keys, settings.stage_model)
+            )
             app.state.intake = Intake(validator, publisher, registry, sealer)
             app.state.deliveries = DeliveryLedger(engine)
             app.state.connectors = ConnectorIntake(app.state.intake, app.state.deliveries, app.state.connector_metrics)
@@ -131,12 +132,6 @@ def _library(settings: IngestSettings) -> dict[str, LibraryFile]:
         )
     log.info("serving analytics.js from %s (%d files)", folder, len(files))
     return files
-
-
-def _model_personal(settings: IngestSettings) -> tuple[str, ...]:
-    """The keys the deployment's stage model marks personal (its `personal:` list): sealed like the built-in ones."""
-    model = load_model_file(settings.stage_model) if settings.stage_model else default_model()
-    return model.personal
 
 
 def _refusal(field: str, reason: str) -> dict[str, Any]:

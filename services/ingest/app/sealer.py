@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from services.common.envelope import Event
@@ -14,7 +15,9 @@ from services.common.personal.identity import ANONYMOUS, CARRIES_EMAIL, CRM, EMA
 from services.common.personal.key_statements import Identity
 from services.common.personal.person_keys import PersonKeys
 from services.common.personal.sealed_event import sealed_event
-from services.common.personal.sealed_fields import Path, split_personal
+from services.common.personal.sealed_fields import Path as FieldPath
+from services.common.personal.sealed_fields import split_personal
+from services.common.stage_model.model import default_model, load_model_file
 
 
 class Sealer:
@@ -25,7 +28,7 @@ class Sealer:
 
     async def seal(self, events: Sequence[Event]) -> list[Event]:
         out = list(events)
-        waiting: list[tuple[int, dict[str, Any], list[tuple[Path, Any]], tuple[Identity, ...]]] = []
+        waiting: list[tuple[int, dict[str, Any], list[tuple[FieldPath, Any]], tuple[Identity, ...]]] = []
         for n, event in enumerate(events):
             hashed = self._email_hash(event)
             if hashed is not None:
@@ -59,3 +62,9 @@ def person_identities(event: Event) -> tuple[Identity, ...]:
     if not found and event.anonymous_id:
         found.append((ANONYMOUS, event.anonymous_id))
     return tuple(found)
+
+
+def personal_marks(personal_keys: Iterable[str], stage_model: Path | None) -> list[str]:
+    """The keys a deployment marks personal: the setting's, and the stage model's `personal:` list."""
+    model = load_model_file(stage_model) if stage_model else default_model()
+    return [*personal_keys, *model.personal]
