@@ -263,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     dispatch_sub.add_parser("failed", help="dead-lettered deliveries (id, time, endpoint, moment, lead, ...)")
     resend_p = dispatch_sub.add_parser("resend", help="queue dead-lettered deliveries again (same webhook-id)")
     resend_p.add_argument("id", nargs="+", help="a delivery id as `dispatch failed` lists it")
+    from services import cli_privacy
+
+    cli_privacy.add_parsers(sub)
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
@@ -281,6 +284,10 @@ def _print_settings_errors(command: str, exc: Any) -> None:
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command in ("erase", "export", "privacy"):
+        from services import cli_privacy
+
+        return asyncio.run(cli_privacy.run(args))
     if args.command == "dispatch":
         return asyncio.run(_dispatch(args))
     if args.command == "dead-letters":

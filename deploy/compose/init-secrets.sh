@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes what deploy/compose needs and git never holds: secrets/postgres_password, secrets/grafana_admin_password
-# and stagetrack.env (stagetrack.env.example with the database password and the identity hash key generated).
+# and stagetrack.env (stagetrack.env.example with the database password, the identity hash key and a master key
+# generated).
 # An existing file is kept: delete it to generate it again (a new database password also needs ALTER ROLE, a
 # new identity hash key makes every email a new identity).
 set -euo pipefail
@@ -31,6 +32,7 @@ if [ ! -s stagetrack.env ]; then
     umask 077
     sed -e "s|^\(STAGETRACK_DATABASE_URL=postgresql+asyncpg://stagetrack:\)changeme@|\1${password}@|" \
         -e "s|^STAGETRACK_IDENTITY_HASH_KEY=changeme\$|STAGETRACK_IDENTITY_HASH_KEY=$(random 48)|" \
+        -e "s|^STAGETRACK_MASTER_KEYS={\"1\":\"changeme\"}\$|STAGETRACK_MASTER_KEYS={\"1\":\"$(head -c 32 /dev/urandom | base64)\"}|" \
         stagetrack.env.example >stagetrack.env
   )
   echo "wrote stagetrack.env"

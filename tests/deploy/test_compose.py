@@ -127,6 +127,7 @@ def test_the_example_env_file_is_refused_in_production(project: Project, monkeyp
         _settings_from(EngineSettings, environment, monkeypatch)
     assert "STAGETRACK_DATABASE_URL" in str(refused.value)
     assert "STAGETRACK_IDENTITY_HASH_KEY" in str(refused.value)
+    assert "STAGETRACK_MASTER_KEYS" in str(refused.value)
 
 
 def test_no_secret_is_written_in_the_compose_file() -> None:

@@ -22,7 +22,12 @@ VALUES = CHART / "ci" / "lint-values.yaml"
 # The chart's kubeVersion floor and the newest schemas kubernetes-validate carries.
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 COMPONENTS = {"ingest": 8000, "engine": 8001, "kpi": 8002, "dispatch": 8003}
-SECRET_SETTINGS = {"STAGETRACK_DATABASE_URL", "STAGETRACK_IDENTITY_HASH_KEY", "STAGETRACK_HUBSPOT_APP_SECRET"}
+SECRET_SETTINGS = {
+    "STAGETRACK_DATABASE_URL",
+    "STAGETRACK_IDENTITY_HASH_KEY",
+    "STAGETRACK_MASTER_KEYS",
+    "STAGETRACK_HUBSPOT_APP_SECRET",
+}
 Manifest = dict[str, Any]
 
 
@@ -178,8 +183,9 @@ def test_secrets_come_only_from_existing_secrets(rendered: str) -> None:
                 assert env[name]["valueFrom"]["secretKeyRef"]["name"] in {s["name"] for s in named.values()}
             assert "STAGETRACK_DATABASE_URL" in env
             assert container["envFrom"] == [{"secretRef": {"name": "stagetrack-kafka-client"}}]
-    engine = find(rendered, "Deployment", "stagetrack-engine")["spec"]["template"]["spec"]["containers"][0]
-    assert "STAGETRACK_IDENTITY_HASH_KEY" in {e["name"] for e in engine["env"]}
+    for sealing in ("stagetrack-engine", "stagetrack-ingest"):  # the ingest seals, the engine erases and exports
+        container = find(rendered, "Deployment", sealing)["spec"]["template"]["spec"]["containers"][0]
+        assert {"STAGETRACK_IDENTITY_HASH_KEY", "STAGETRACK_MASTER_KEYS"} <= {e["name"] for e in container["env"]}
 
 
 def test_the_rules_and_dashboards_ship_as_config_maps(helm: list[str], rendered: str) -> None:

@@ -7,10 +7,12 @@ import os
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from services.common.personal.settings import DEVELOPMENT_MASTER_KEY
 from services.common.settings import ServiceSettings
 from services.ingest.app.settings import IngestSettings
 from services.kpi.app.settings import KpiSettings
 from services.stage_engine.app.settings import EngineSettings
+from tests.personal import OWN_MASTER_KEY, PRODUCTION_PERSONAL, PRODUCTION_PERSONAL_ENV
 
 OWN_DATABASE = "postgresql+asyncpg://stagetrack:Zq8-generated-password@db.internal:5432/stagetrack"
 OWN_KEY = SecretStr("k3y-of-this-deployment-0f1e2d3c4b5a")
@@ -31,7 +33,8 @@ def test_development_accepts_the_development_defaults() -> None:
 def test_the_environment_is_one_setting_shared_by_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAGETRACK_ENVIRONMENT", "production")
     monkeypatch.setenv("STAGETRACK_DATABASE_URL", OWN_DATABASE)
-    monkeypatch.setenv("STAGETRACK_IDENTITY_HASH_KEY", OWN_KEY.get_secret_value())
+    for name, value in PRODUCTION_PERSONAL_ENV.items():
+        monkeypatch.setenv(name, value)
     for settings in (IngestSettings(), EngineSettings(), KpiSettings()):
         assert settings.environment == "production"
 
@@ -47,8 +50,34 @@ def test_the_engine_refuses_the_development_identity_hash_key(key: str) -> None:
         EngineSettings(environment="production", database_url=OWN_DATABASE, identity_hash_key=SecretStr(key))
 
 
-def test_the_engine_starts_in_production_with_a_key_of_its_own() -> None:
-    EngineSettings(environment="production", database_url=OWN_DATABASE, identity_hash_key=OWN_KEY)
+def test_the_engine_starts_in_production_with_keys_of_its_own() -> None:
+    EngineSettings(environment="production", database_url=OWN_DATABASE, **PRODUCTION_PERSONAL)  # type: ignore[arg-type]
+
+
+def test_the_ingest_and_the_engine_refuse_the_development_master_key() -> None:
+    own = {**PRODUCTION_PERSONAL, "master_keys": {"development": SecretStr(DEVELOPMENT_MASTER_KEY)}}
+    for settings_class in (IngestSettings, EngineSettings):
+        with pytest.raises(ValidationError, match="STAGETRACK_MASTER_KEYS holds the development master key"):
+            settings_class(
+                environment="production",
+                database_url=OWN_DATABASE,
+                master_key_id="development",
+                **{k: v for k, v in own.items() if k != "master_key_id"},
+            )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("keys", "current", "reason"),
+    [
+        ({"a": "bm90IDMyIGJ5dGVz"}, "a", "key 'a' is not 32 bytes"),
+        ({"a": "***"}, "a", "key 'a' is not base64"),
+        ({"a": OWN_MASTER_KEY}, "b", "STAGETRACK_MASTER_KEY_ID 'b' is not in STAGETRACK_MASTER_KEYS"),
+    ],
+)
+def test_master_keys_that_cannot_wrap_are_refused_at_start(keys: dict[str, str], current: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason) as refused:
+        IngestSettings(master_keys=keys, master_key_id=current)  # type: ignore[arg-type]
+    assert OWN_MASTER_KEY not in str(refused.value)
 
 
 @pytest.mark.parametrize("secret", ["", "placeholder", "TODO"])
@@ -65,11 +94,12 @@ def test_a_refusal_never_repeats_the_secret() -> None:
 
 
 def test_the_ingest_starts_in_production_without_connectors_or_with_a_real_secret() -> None:
-    IngestSettings(environment="production", database_url=OWN_DATABASE)
+    IngestSettings(environment="production", database_url=OWN_DATABASE, **PRODUCTION_PERSONAL)  # type: ignore[arg-type]
     IngestSettings(
         environment="production",
         database_url=OWN_DATABASE,
         hubspot_app_secret=SecretStr("9f1c3e2a-5b7d-4c6e-8f90-1a2b3c4d5e6f"),
+        **PRODUCTION_PERSONAL,  # type: ignore[arg-type]
     )
 
 

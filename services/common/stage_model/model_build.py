@@ -98,6 +98,7 @@ def _compile(data: dict[str, Any], doc: YamlDocument, currency: str) -> StageMod
         attribution={kind: dict(weights) for kind, weights in data.get("attribution", {}).items()},
         currency=currency,
         dimensions=dimensions,
+        personal=tuple(data.get("personal", ())),
         _transitions={
             (stage, event_type): _candidates(transitions, stages, stage, event_type)
             for stage in stages

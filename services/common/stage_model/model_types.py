@@ -89,6 +89,9 @@ class StageModel:
     attribution: Mapping[str, Mapping[str, int]]  # kind -> division -> weight
     currency: str = "JPY"
     dimensions: tuple[Dimension, ...] = ()  # in declaration order
+    # The model's `personal:` list: keys it marks personal besides the built-in ones (no dimension is drawn
+    # from them; the ingest seals them on identified events, docs/privacy.md).
+    personal: tuple[str, ...] = ()
     # Precomputed lookups for the hot path: (stage, event type) -> candidate rules in declared order.
     _transitions: Mapping[tuple[str, str], tuple[Transition, ...]] = field(default_factory=dict, repr=False)
     _any_event_transitions: Mapping[str, tuple[Transition, ...]] = field(default_factory=dict, repr=False)

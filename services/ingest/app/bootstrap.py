@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from services.common.keys import KeyStore
 from services.common.observability import new_registry
+from services.common.personal.person_keys import PersonKeys
 from services.common.repeat_filter import throttle_loggers
 from services.common.service import database, service_app, standard_checks
 from services.common.unreachable import database_unreachable
@@ -30,6 +31,7 @@ from services.ingest.api.openapi import install_openapi
 from services.ingest.app.connector_intake import ConnectorIntake, ConnectorMetrics
 from services.ingest.app.gc_tuning import tuned_gc
 from services.ingest.app.intake import Intake
+from services.ingest.app.sealer import Sealer, personal_marks
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
 from services.ingest.domain.library_files import BUNDLE, LibraryFile
@@ -70,7 +72,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             if settings.environment != "development" and settings.salesforce_organization_id is not None:
                 if problems := connector_key_problems(settings, await app.state.keys.list()):
                     raise RuntimeError("; ".join(problems))
-            app.state.intake = Intake(validator, publisher, registry)
+            person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds)
+            sealer = Sealer(
+                person_keys, settings.hash_key, personal_marks(settings.personal_keys, settings.stage_model)
+            )
+            app.state.intake = Intake(validator, publisher, registry, sealer)
             app.state.deliveries = DeliveryLedger(engine)
             app.state.connectors = ConnectorIntake(app.state.intake, app.state.deliveries, app.state.connector_metrics)
             app.state.checks = standard_checks(settings, engine)

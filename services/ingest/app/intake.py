@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter
 from services.common.envelope import EVENT_TYPES, Event
 from services.ingest.adapters.deliveries import DeliveryLedger
 from services.ingest.adapters.publisher import BrokerUnavailable, KafkaPublisher
+from services.ingest.app.sealer import Sealer
 from services.ingest.domain.validation import EventValidator
 
 # BrokerUnavailable is what `accept` raises: routes catch it from here, never from the adapter
@@ -27,9 +28,16 @@ class IntakeResult:
 
 
 class Intake:
-    def __init__(self, validator: EventValidator, publisher: KafkaPublisher, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        validator: EventValidator,
+        publisher: KafkaPublisher,
+        registry: CollectorRegistry,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._validator = validator
         self._publisher = publisher
+        self._sealer = sealer  # None: events are published as validated (tests of the ingest alone)
         self._events = Counter(
             "stagetrack_ingest_events",
             "Events received, by source, type and outcome (accepted, invalid, unavailable, duplicate)",
@@ -64,6 +72,8 @@ class Intake:
         return [event for _, event in result.accepted], [e.as_dict() for e in result.errors]
 
     async def _publish(self, source: str, events: list[Event]) -> None:
+        if self._sealer is not None:
+            events = await self._sealer.seal(events)
         try:
             await self._publisher.publish(events)
         except BrokerUnavailable:

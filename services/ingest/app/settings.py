@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 
 from services.common.environment import is_development_secret
-from services.common.settings import ServiceSettings
+from services.common.personal.settings import PersonalDataSettings
 from services.ingest.domain.hubspot import DEFAULT_DEAL_STAGES, DEFAULT_LIFECYCLE_STAGES
 from services.ingest.domain.personal_keys import PersonalKeys
 from services.ingest.domain.salesforce import DEFAULT_LEAD_STATUSES, DEFAULT_OPPORTUNITY_STAGES
@@ -18,7 +18,7 @@ from services.ingest.domain.validation import DEFAULT_MAX_EVENT_BYTES
 KAFKA_MAX_REQUEST_BYTES = 1024 * 1024
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(PersonalDataSettings):
     port: int = Field(default=8000, validation_alias="STAGETRACK_INGEST_PORT")
     max_events_per_request: int = Field(default=1000, ge=1)
     # Applies to the JSON document after gzip decompression as well, so a gzip bomb is cut off early.
@@ -33,8 +33,11 @@ class IngestSettings(ServiceSettings):
     # Units of the reporting currency per unit of another, e.g. {"USD": "150.25"}; empty refuses others.
     currency_rates: dict[str, Decimal] = Field(default_factory=dict)
     # Key names refused on anonymous tracking events besides the built-in ones, as a JSON list such as
-    # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md).
+    # ["member_no", "会員番号"]; each is read as words, however a key writes it (docs/ingest-validation.md). On
+    # identified events they are sealed with the built-in ones (docs/privacy.md).
     personal_keys: list[str] = Field(default_factory=list)
+    # The deployment's stage model (the engine's setting): its `personal:` list is sealed like `personal_keys`.
+    stage_model: Path | None = None
     # The ingest's URL as browsers reach it (e.g. https://track.example.jp): analytics.js is told to post there
     # (docs/ingest-http.md, "analytics.js"). Unset: the scheme and host each settings request was addressed to.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")

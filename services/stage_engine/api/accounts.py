@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from services.common.api_keys import ApiKey
 from services.common.limits import MAX_ID_LENGTH
 from services.common.read_access import ERROR_CONTENT
 from services.stage_engine.api.access import REFUSALS, read_leads
 from services.stage_engine.app.account_view import account_view
+from services.stage_engine.app.read_audit import record_read
 
 router = APIRouter(tags=["accounts"], dependencies=[Depends(read_leads)], responses=REFUSALS)
 ERROR_RESPONSE = {"content": ERROR_CONTENT}
@@ -28,11 +30,12 @@ ERROR_RESPONSE = {"content": ERROR_CONTENT}
         422: {"description": "Not an id", **ERROR_RESPONSE},
     },
 )
-async def get_account(account_id: str, request: Request) -> dict[str, Any]:
+async def get_account(account_id: str, request: Request, key: Annotated[ApiKey, Depends(read_leads)]) -> dict[str, Any]:
     if len(account_id) > MAX_ID_LENGTH or "\x00" in account_id or not account_id.isprintable():
         raise HTTPException(422, detail={"field": "account_id", "reason": "not an account id the ingest accepts"})
     view = await account_view(request.app.state.db, request.app.state.model, account_id)
     if view is None:
         reason = f"no person has the account {account_id!r}"
         raise HTTPException(404, detail={"field": "account_id", "reason": reason})
+    await record_read(request.app.state.db, key.id, *(person["lead_id"] for person in view["people"]))
     return view

@@ -4,14 +4,16 @@ them (docs/engine.md "The lead view")."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from services.common.api_keys import ApiKey
 from services.common.limits import MAX_ID_LENGTH
 from services.common.read_access import ERROR_CONTENT
 from services.stage_engine.api.access import REFUSALS, read_leads
 from services.stage_engine.app.lead_view import lead_view
+from services.stage_engine.app.read_audit import record_read
 
 router = APIRouter(tags=["leads"], dependencies=[Depends(read_leads)], responses=REFUSALS)
 ERROR_RESPONSE = {"content": ERROR_CONTENT}
@@ -45,10 +47,11 @@ def _impossible(lead_id: str) -> str | None:
         422: {"description": "Not an id", **ERROR_RESPONSE},
     },
 )
-async def get_lead(lead_id: str, request: Request) -> dict[str, Any]:
+async def get_lead(lead_id: str, request: Request, key: Annotated[ApiKey, Depends(read_leads)]) -> dict[str, Any]:
     if reason := _impossible(lead_id):
         raise HTTPException(422, detail={"field": "lead_id", "reason": reason})
     view = await lead_view(request.app.state.db, request.app.state.model, lead_id)
     if view is None:
         raise HTTPException(404, detail={"field": "lead_id", "reason": f"no lead is known by the id {lead_id!r}"})
+    await record_read(request.app.state.db, key.id, view["lead_id"])  # the audit of who read which lead
     return view

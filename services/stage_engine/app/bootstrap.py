@@ -17,7 +17,7 @@ from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
-from services.stage_engine.api import accounts, leads
+from services.stage_engine.api import accounts, leads, privacy
 from services.stage_engine.app.outbox_process import OutboxProcess
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
@@ -49,6 +49,7 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
         async with database(settings, settings.lock_timeout_seconds) as engine:
             app.state.db = engine
             app.state.model = model
+            app.state.settings = settings
             app.state.checks = standard_checks(settings, engine)
             app.state.keys = key_store(settings, engine)  # reads need a `read:leads` key
             tasks: list[asyncio.Task[None]] = []
@@ -67,7 +68,7 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
                 processor = BatchProcessor(
                     store,
                     model,
-                    settings.identity_hash_key.get_secret_value().encode(),
+                    settings.hash_key,
                     dead_letters,
                     settings.consumer_group,
                     EngineMetrics.register(registry),
@@ -103,4 +104,5 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
     )
     app.include_router(leads.router)
     app.include_router(accounts.router)
+    app.include_router(privacy.router)
     return app

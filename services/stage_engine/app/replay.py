@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.stage_model.model import load_model_file
 from services.common.stage_model.model_types import StageModel
+from services.stage_engine.adapters import erasure_statements
 from services.stage_engine.adapters import store_comparison as compare
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
@@ -65,6 +66,10 @@ async def replay(
             if progress is not None:
                 progress(done, reader.total)
         await store.close()
+        async with scratch.admin.connect() as conn:
+            erased = await erasure_statements.erased_leads(conn, settings.database_schema)
+        async with scratch.engine.begin() as conn:  # live's erasures, applied to what the log rebuilt
+            await erasure_statements.erase_store(conn, erased)
 
         def outcome(name: str) -> int:
             return int(registry.get_sample_value("stagetrack_engine_events_total", {"outcome": name}) or 0)

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from services.common.environment import is_development_secret
-from services.common.settings import ServiceSettings
-
-DEVELOPMENT_KEY = "stagetrack-local-development-only"
+from services.common.personal.settings import PersonalDataSettings
 
 
-class EngineSettings(ServiceSettings):
+class EngineSettings(PersonalDataSettings):
     port: int = Field(default=8001, validation_alias="STAGETRACK_ENGINE_PORT")
     consumer_group: str = "stagetrack-engine"
     # A deployment's own model file (YAML); None runs the shipped `the-model`.
     stage_model: Path | None = None
-    # Key of the HMAC that turns an email into an identity; a production deployment must set its own.
-    identity_hash_key: SecretStr = SecretStr(DEVELOPMENT_KEY)
     max_batch_records: int = Field(default=500, ge=1, le=10_000)
     run_consumer: bool = True  # False: only the HTTP API (read side), e.g. for a second replica of the API
     # A batch waiting longer than this for a lock rolls back and is retried (docs/engine.md, "Lock waits"): a
     # safety net, so that a wait no one foresaw costs a retry instead of stopping the engine for good.
     lock_timeout_seconds: float = Field(default=10.0, gt=0)
-
-    def development_secrets(self) -> list[str]:
-        found = super().development_secrets()
-        if is_development_secret(self.identity_hash_key.get_secret_value(), DEVELOPMENT_KEY):
-            found.append(
-                "STAGETRACK_IDENTITY_HASH_KEY is the development key or a placeholder: set a secret of your own"
-            )
-        return found

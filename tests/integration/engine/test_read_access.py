@@ -71,9 +71,10 @@ async def test_the_openapi_document_declares_the_bearer_key(engine_settings: Eng
     async with engine_app(engine_settings.model_copy(update={"run_consumer": False})) as client:
         document = (await client.get("/openapi.json")).json()
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    reads = [op for path, ops in document["paths"].items() if path.startswith("/v1/") for op in ops.values()]
+    routes = [(path, op) for path, ops in document["paths"].items() if path.startswith("/v1/") for op in ops.values()]
     assert "/v1/leads/{lead_id}" in document["paths"]
-    for operation in reads:  # every read route of the engine, those to come included
+    for path, operation in routes:  # every route of the engine, those to come included
         assert operation["security"] == [{"bearer": []}], operation["summary"]
         assert {"401", "403", "503"} <= set(operation["responses"]), operation["summary"]
-        assert "read:leads" in operation["responses"]["403"]["description"]
+        scope = "erase" if path in ("/v1/erasures", "/v1/exports") else "read:leads"  # docs/privacy.md
+        assert scope in operation["responses"]["403"]["description"]

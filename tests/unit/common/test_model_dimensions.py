@@ -137,3 +137,10 @@ def test_dimensions_change_the_model_version_and_bands_are_decimals() -> None:
     assert model.version != default_model().version
     size = model.dimension("size")
     assert size is not None and size.bands == (("small", Decimal(0)), ("big", Decimal("10.5")))
+
+
+def test_the_models_personal_list_is_kept_for_the_ingest_to_seal() -> None:
+    assert load_model(THE_MODEL.replace("dimensions:\n", "personal: [member_no]\ndimensions:\n", 1)).personal == (
+        "member_no",
+    )
+    assert default_model().personal == ()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from services.common.api_keys import KeyInfo
 from services.ingest.app.settings import IngestSettings
 from services.ingest.app.start_checks import connector_key_problems
+from tests.personal import PRODUCTION_PERSONAL
 
 PRODUCTION_DB = "postgresql+asyncpg://stagetrack:a-real-secret@db.internal:5432/stagetrack"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -18,7 +19,12 @@ def key(*scopes: str, revoked: bool = False) -> KeyInfo:
 
 
 def settings(environment: str, organization: str | None = "00D000000000001") -> IngestSettings:
-    return IngestSettings(environment=environment, database_url=PRODUCTION_DB, salesforce_organization_id=organization)
+    return IngestSettings(
+        environment=environment,
+        database_url=PRODUCTION_DB,
+        salesforce_organization_id=organization,
+        **PRODUCTION_PERSONAL,  # type: ignore[arg-type]
+    )
 
 
 def test_production_with_salesforce_and_no_live_connector_key_is_refused_naming_the_setting() -> None:

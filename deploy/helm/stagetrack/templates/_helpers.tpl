@@ -49,9 +49,13 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- $database := $values.secrets.databaseUrl }}
 {{- $_ := required "secrets.databaseUrl.name is required: an existing Secret holding STAGETRACK_DATABASE_URL" $database.name }}
 {{ include "stagetrack.secretEnv" (dict "env" "STAGETRACK_DATABASE_URL" "secret" $database) }}
-{{- if eq .component "engine" }}
-{{- $_ := required "secrets.identityHashKey.name is required: an existing Secret holding the engine's STAGETRACK_IDENTITY_HASH_KEY" $values.secrets.identityHashKey.name }}
+{{- if or (eq .component "engine") (eq .component "ingest") }}
+{{- $_ := required "secrets.identityHashKey.name is required: an existing Secret holding STAGETRACK_IDENTITY_HASH_KEY" $values.secrets.identityHashKey.name }}
 {{ include "stagetrack.secretEnv" (dict "env" "STAGETRACK_IDENTITY_HASH_KEY" "secret" $values.secrets.identityHashKey) }}
+{{- $_ := required "secrets.masterKeys.name is required: an existing Secret holding STAGETRACK_MASTER_KEYS" $values.secrets.masterKeys.name }}
+{{ include "stagetrack.secretEnv" (dict "env" "STAGETRACK_MASTER_KEYS" "secret" $values.secrets.masterKeys) }}
+- name: STAGETRACK_MASTER_KEY_ID
+  value: {{ $values.masterKeyId | quote }}
 {{- end }}
 {{- if and (eq .component "ingest") $values.secrets.hubspotAppSecret.name }}
 {{ include "stagetrack.secretEnv" (dict "env" "STAGETRACK_HUBSPOT_APP_SECRET" "secret" $values.secrets.hubspotAppSecret) }}
