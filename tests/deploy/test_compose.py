@@ -173,13 +173,21 @@ def test_prometheus_loads_the_shipped_rules_and_grafana_the_shipped_dashboards(
     datasources = yaml.safe_load(
         (COMPOSE_DIR / "grafana" / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
     )["datasources"]
+    boards = [
+        json.loads(p.read_text(encoding="utf-8")) for p in (REPO / "deploy" / "grafana" / "dashboards").glob("*.json")
+    ]
     uids = {
         target["datasource"]["uid"]
-        for dashboard in (REPO / "deploy" / "grafana" / "dashboards").glob("*.json")
-        for panel in json.loads(dashboard.read_text(encoding="utf-8")).get("panels", [])
+        for board in boards
+        for panel in board["panels"]
         for target in panel.get("targets", [])
     }
-    assert uids == {d["uid"] for d in datasources}, "the dashboards' datasource is the one provisioned"
+    assert uids == {"${datasource}"}, "every panel reads the dashboard's datasource variable"
+    # ...whose default is the datasource compose provisions
+    defaults = {
+        v["current"]["value"] for board in boards for v in board["templating"]["list"] if v["name"] == "datasource"
+    }
+    assert defaults == {d["uid"] for d in datasources}, "the dashboards' datasource is the one provisioned"
 
 
 # Each broken copy, and what the refusal must name.
