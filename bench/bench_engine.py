@@ -8,6 +8,7 @@ BENCH_ENGINE_LEADS_SMALL and BENCH_ENGINE_LEADS_BIG.
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench.engine_baselines import engine_rows, eventsourcing_recorder, per_batch, raw_asyncpg
 from bench.engine_process import NO_OUTBOX, SERVE_ENGINE, connect, engine_process, wait_caught_up, wait_published
-from bench.engine_workload import journeys, one_view_each, produce
+from bench.engine_workload import journeys, one_view_each, produce, sealed_at_the_door
 from bench.harness import median_result, scratch_stack
 from services.common.envelope import Event
 from services.common.settings import ServiceSettings
@@ -194,10 +195,13 @@ def quartiles(samples: list[tuple[int, int]], total: int) -> str:
 
 
 async def run() -> None:
-    events = journeys(uuid.uuid4().hex[:8], PEOPLE)
+    hash_key = base64.b64encode(os.urandom(32)).decode()
+    events = await sealed_at_the_door(journeys(uuid.uuid4().hex[:8], PEOPLE), hash_key.encode())
+    sealed = sum(e.sealed is not None for e in events)
     with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp:
         log = Path(tmp) / "engine.log"
         print(f"  {len(events):,} envelopes from {PEOPLE:,} people through THE MODEL, {ROUNDS} round(s); {load()}")
+        print(f"  {sealed:,} of them identified and sealed as the ingest seals them (email hash, no address)")
         rounds = []
         for n in range(1, ROUNDS + 1):
             passes, note = await one_round(events, log)

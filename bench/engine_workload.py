@@ -1,9 +1,10 @@
 """Workloads for the engine benchmark: envelopes of people walking through THE MODEL, and a fast producer.
 
-`journeys` is the realistic mix: anonymous page views, forms that identify (some high intent, some from a
-second device, which merges two leads), CRM identify calls, marketing touches, the sales path (accepted,
-meeting, opportunity, won or lost), onboarding, renewals and upsells, feedback. `one_view_each` is the
-memory workload: one page view for each of N distinct anonymous visitors.
+`journeys` is the realistic mix: anonymous page views, forms that identify (with a name and a phone; some high
+intent, some from a second device, which merges two leads), CRM identify calls with traits, marketing touches,
+the sales path (accepted, meeting, opportunity, won or lost), onboarding, renewals and upsells, feedback.
+`sealed_at_the_door` turns them into what the ingest publishes: the email's keyed hash, the personal fields
+sealed. `one_view_each` is the memory workload: one page view for each of N distinct anonymous visitors.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.ingest_workload import FixedKey
 from services.common.envelope import Event, encode
 from services.common.kafka import durable_producer
 from services.common.kafka_security import PLAINTEXT, KafkaSecurity
+from services.common.personal.sealing import new_data_key
+from services.ingest.app.sealer import Sealer, personal_marks
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 TOUCHES: tuple[tuple[str, dict[str, str]], ...] = (
@@ -60,17 +64,19 @@ class Journey:
 def journey(run: str, person: int, rng: random.Random) -> list[Event]:
     j = Journey(run, person, rng)
     anon, crm, email = f"{run}-a{person}", f"{run}-L{person}", f"person{person}@{run}.example"
+    name, phone = f"Hanako Yamada {person}", f"090-{person // 10000 % 10000:04d}-{person % 10000:04d}"
     j.views(anon, 2, 10)
     if rng.random() < 0.45:
         return j.events  # stays anonymous: a visitor
     intent = "high" if rng.random() < 0.2 else "normal"
-    j.add("form_submitted", anonymous_id=anon, form_id="demo", email=email, intent=intent)
+    j.add("form_submitted", anonymous_id=anon, form_id="demo", email=email, intent=intent, name=name, phone=phone)
     if rng.random() < 0.08:  # a second device fills the form too: its visitor lead merges into this one
         second = f"{anon}-phone"
         j.views(second, 1, 3)
         j.add("form_submitted", anonymous_id=second, form_id="newsletter", email=email)
     if rng.random() < 0.8:
-        j.add("identified", anonymous_id=anon, lead_id=crm, email=email)
+        traits = {"name": name, "phone": phone, "company": f"Example {person % 300} KK", "title": "Head of Sales"}
+        j.add("identified", anonymous_id=anon, lead_id=crm, email=email, traits=traits)
     for _ in range(rng.randint(0, 4)):
         touch = rng.choice(TOUCHES)
         j.add(touch[0], lead_id=crm, **touch[1])
@@ -131,6 +137,13 @@ def journeys(run: str, people: int, seed: int = 7) -> list[Event]:
     events = [e for person in range(people) for e in journey(run, person, rng)]
     events.sort(key=lambda e: e.occurred_at)
     return events
+
+
+async def sealed_at_the_door(events: list[Event], hash_key: bytes) -> list[Event]:
+    """The envelopes as the ingest publishes them: each email replaced by its keyed hash, the personal fields
+    sealed by the ingest's own code (one data key for everyone: the engine never opens them)."""
+    sealer = Sealer(FixedKey(new_data_key()), hash_key, personal_marks([], None))  # type: ignore[arg-type]
+    return await sealer.seal(events)
 
 
 def one_view_each(run: str, leads: int) -> Iterator[Event]:
