@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bench.bench_ingest import page_views
+from bench.ingest_workload import events
 from bench.kpi_workload import Streams
 from services.common.stage_model.model import default_model
 from services.ingest.domain.personal_data import PersonalDataGuard
@@ -107,7 +107,7 @@ def test_no_web_event_the_kpi_generator_sends_is_refused() -> None:
 
 def test_no_page_view_of_the_ingest_benchmark_is_refused() -> None:
     guard = PersonalDataGuard()
-    views = page_views("guard", 5_000)
+    views = [e for e in events("guard", 5_000) if e["type"] == "page_viewed"]  # the anonymous part
     refused = [v for v in views if guard.problems(v["type"], None, v["anonymous_id"], v["properties"])]
     report("ingest benchmark page views refused", len(refused), len(views), [str(v) for v in refused])
     assert refused == []
