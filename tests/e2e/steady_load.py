@@ -22,6 +22,7 @@ class Attempt:
     sent: float  # time.monotonic()
     answered: float
     status: int  # 0: no answer (connection refused or reset, timeout)
+    error: str = ""  # with status 0: the client's exception, by name
 
     @property
     def acknowledged(self) -> bool:
@@ -45,9 +46,10 @@ async def post_steadily(
             sent = time.monotonic()
             try:
                 status = (await client.post("/v1/events", json={"events": events}, timeout=30)).status_code
-            except httpx.HTTPError:
-                status = 0
-            attempts.append(Attempt(index, sent, time.monotonic(), status))
+                error = ""
+            except httpx.HTTPError as exc:
+                status, error = 0, type(exc).__name__
+            attempts.append(Attempt(index, sent, time.monotonic(), status, error))
             if 200 <= status < 300 or time.monotonic() - started > give_up_after:
                 return
             await asyncio.sleep(retry_after)
@@ -71,6 +73,7 @@ class Outage:
     last_refused: float | None  # seconds after the fault the last refused request was answered
     slowest_ack: float  # the longest wait for a 2xx, seconds
     refused_per_second: dict[int, int]  # refused answers by the second after the fault they came in
+    unanswered: dict[str, int]  # requests without an answer, by the client's exception
 
     @classmethod
     def of(cls, attempts: list[Attempt], fault: float) -> Outage:
@@ -86,6 +89,7 @@ class Outage:
             last_refused=max((a.answered - fault for a in refused), default=None),
             slowest_ack=max((a.answered - a.sent for a in attempts if a.acknowledged), default=0.0),
             refused_per_second=dict(sorted(Counter(int(a.answered - fault) for a in refused).items())),
+            unanswered=dict(Counter(a.error for a in attempts if a.status == 0)),
         )
 
     @property
