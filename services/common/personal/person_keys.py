@@ -56,11 +56,12 @@ class PersonKeys:
     def _cached(self, wanted: Sequence[Sequence[Identity]]) -> list[tuple[str, bytes]] | None:
         now, answer = time.monotonic(), []
         for identities in wanted:
-            keys = {self._owner.get(i, ("", 0.0)) for i in identities}
-            if len(keys) != 1:
+            # One key, every identity's entry fresh (their expiries differ when requests refreshed them apart).
+            entries = [self._owner.get(i) for i in identities]
+            if any(entry is None or entry[1] < now for entry in entries):
                 return None
-            ((key_id, until),) = keys
-            if until < now or key_id not in self._material:
+            key_ids = {entry[0] for entry in entries if entry is not None}
+            if len(key_ids) != 1 or (key_id := next(iter(key_ids))) not in self._material:
                 return None
             answer.append((key_id, self._material[key_id]))
         return answer

@@ -8,7 +8,7 @@ import dataclasses
 import os
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.personal.identity import email_hash
@@ -96,3 +96,17 @@ async def test_the_backfill_keys_every_stored_lead_once_and_resumes(
     assert await backfill(engine, keys) == 0  # resumed after the last lead done: nothing left
     found = dict(await rows(engine, "SELECT value, key_id FROM person_key_identities"))
     assert found.keys() == {hashed, "L1", "L2"} and found[hashed] == found["L1"] != found["L2"]
+
+
+async def test_a_person_known_by_two_identities_is_served_from_the_cache_after_one_was_refreshed(
+    engine_settings: EngineSettings, engine: AsyncEngine
+) -> None:
+    keys = PersonKeys(engine, MasterKeys({"m": os.urandom(32)}, "m"))
+    email, crm = ("email_hash", "h-person"), ("crm", "L-person")
+    first = await keys.keys_for([[email, crm]])
+    # A request naming the email beside a new identity reads the store and refreshes the email's entry only.
+    assert await keys.keys_for([[email, ("anonymous", "a-new")]]) == first
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert await keys.keys_for([[email, crm]]) == first
+    assert statements == [], "both identities are cached for the same key: no query"
