@@ -9,6 +9,7 @@ a colleague's id, not the lead's data (and never a Prometheus label, see dimensi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -65,6 +66,12 @@ def words(key: str) -> tuple[str, ...]:
 
 
 def is_personal(key: str, marked: Iterable[str] = ()) -> bool:
+    return _is_personal(key, tuple(marked))
+
+
+# The same property names come with event after event; bounded, since the names are whatever a sender sends.
+@functools.lru_cache(maxsize=4096)
+def _is_personal(key: str, marked: tuple[str, ...]) -> bool:
     found = words(key)
     if not found:
         return False
