@@ -53,6 +53,11 @@ def load_model_file(path: str | Path, *, currency: str = "JPY") -> StageModel:
     return load_model(text, source=str(path), currency=currency)
 
 
+def model_or_default(path: Path | None) -> StageModel:
+    """A deployment's model file (its `stage_model` setting), or the shipped one when it names none."""
+    return load_model_file(path) if path else default_model()
+
+
 @functools.cache
 def default_model() -> StageModel:
     """`the-model`, shipped beside this module (PRODUCT.md "The default stage model")."""

@@ -14,7 +14,7 @@ from typing import Literal, Self
 from pydantic import Field, PrivateAttr, model_validator
 
 from services.common.settings import ServiceSettings
-from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model import model_or_default
 from services.common.stage_model.model_types import StageModel
 from services.dispatch.adapters.subscriptions_file import load_subscriptions
 from services.dispatch.domain.destinations import AllowList
@@ -63,7 +63,7 @@ class DispatchSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _load_subscriptions(self) -> Self:
-        self._model = load_model_file(self.stage_model) if self.stage_model else default_model()
+        self._model = model_or_default(self.stage_model)
         if self.dispatch_subscriptions is not None:
             self._subscriptions = load_subscriptions(
                 self.dispatch_subscriptions,

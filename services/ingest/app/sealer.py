@@ -17,7 +17,7 @@ from services.common.personal.person_keys import PersonKeys
 from services.common.personal.sealed_event import sealed_event
 from services.common.personal.sealed_fields import Path as FieldPath
 from services.common.personal.sealed_fields import split_personal
-from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model import model_or_default
 
 
 class Sealer:
@@ -66,5 +66,5 @@ def person_identities(event: Event) -> tuple[Identity, ...]:
 
 def personal_marks(personal_keys: Iterable[str], stage_model: Path | None) -> list[str]:
     """The keys a deployment marks personal: the setting's, and the stage model's `personal:` list."""
-    model = load_model_file(stage_model) if stage_model else default_model()
+    model = model_or_default(stage_model)
     return [*personal_keys, *model.personal]

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
 from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
-from services.common.stage_model.model import default_model, load_model_file
+from services.common.stage_model.model import model_or_default
 from services.common.stage_model.model_types import StageModel
 from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
@@ -25,7 +25,7 @@ from services.stage_engine.app.settings import EngineSettings
 
 def load_configured_model(settings: EngineSettings) -> StageModel:
     """The deployment's model file, or the shipped one; an invalid file stops the start with line and reason."""
-    return load_model_file(settings.stage_model) if settings.stage_model else default_model()
+    return model_or_default(settings.stage_model)
 
 
 def _settle_garbage_collector() -> None:
