@@ -53,6 +53,25 @@ FROM chosen WHERE u.id = chosen.id AND u.state = 'pending' AND (u.lease_until IS
 RETURNING u.id, u.webhook_id, u.endpoint, u.lead_id, u.moment_kind, u.body, u.recorded_at, u.attempts, u.expires_at
 """
 
+# The intake's hand-over: of the deliveries it just queued, the due heads of their pairs (no older one of the pair
+# pending), within the room the deliverer reserved per endpoint, oldest first; leased in the intake's transaction.
+_LEASE_QUEUED = """
+WITH heads AS (
+    SELECT d.id, row_number() OVER (PARTITION BY d.endpoint ORDER BY d.id) AS rank, b.n
+    FROM dispatch_deliveries d JOIN unnest($2::text[], $3::int[]) AS b(endpoint, n) ON b.endpoint = d.endpoint
+    WHERE d.webhook_id = ANY($1::text[]) AND d.state = 'pending' AND d.next_attempt_at <= now()
+      AND d.lease_until IS NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM dispatch_deliveries e
+        WHERE e.state = 'pending' AND e.endpoint = d.endpoint AND e.lead_id = d.lead_id AND e.id < d.id)
+), chosen AS (
+    SELECT id FROM heads WHERE rank <= n
+)
+UPDATE dispatch_deliveries u SET lease_until = now() + $4::interval
+FROM chosen WHERE u.id = chosen.id
+RETURNING u.id, u.webhook_id, u.endpoint, u.lead_id, u.moment_kind, u.body, u.recorded_at, u.attempts, u.expires_at
+"""
+
 # One statement for a round's attempts (one round trip, atomic): the deliveries' new states and the attempts' rows.
 _RECORD = """
 WITH o AS (
@@ -82,6 +101,18 @@ async def claim(conn: asyncpg.Connection, budgets: Mapping[str, int], limit: int
     rows = await conn.fetch(_CLAIM, list(wanted), list(wanted.values()), limit, lease, 2 * limit + 16)
     claimed = [Claimed(**dict(r)) for r in rows]
     return sorted(claimed, key=lambda c: c.id)
+
+
+async def lease_queued(
+    conn: asyncpg.Connection, webhook_ids: Sequence[str], room: Mapping[str, int], lease: timedelta
+) -> list[Claimed]:
+    """Leases, of the deliveries `webhook_ids` just queued in this transaction, those due now as the oldest pending
+    one of their (endpoint, lead), at most `room[endpoint]` per endpoint; the caller sends them once it committed."""
+    wanted = {endpoint: n for endpoint, n in room.items() if n > 0}
+    if not webhook_ids or not wanted:
+        return []
+    rows = await conn.fetch(_LEASE_QUEUED, list(webhook_ids), list(wanted), list(wanted.values()), lease)
+    return sorted((Claimed(**dict(r)) for r in rows), key=lambda c: c.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,8 @@ async def save_facts(conn: asyncpg.Connection, before: Mapping[str, LeadFacts], 
 
 async def queue_deliveries(conn: asyncpg.Connection, deliveries: Sequence[NewDelivery], horizon: timedelta) -> int:
     """Inserts the deliveries in order (their ids keep each lead's order), each due only once it is the oldest
-    pending one of its (endpoint, lead) (`delivery_order`); one already queued (its webhook-id) is skipped."""
+    pending one of its (endpoint, lead) (`delivery_order`); one already queued (its webhook-id) is skipped.
+    Returns how many it made due."""
     if not deliveries:
         return 0
     pairs = [(d.endpoint, d.lead_id) for d in deliveries]
@@ -83,8 +84,7 @@ async def queue_deliveries(conn: asyncpg.Connection, deliveries: Sequence[NewDel
             for d in deliveries
         ],
     )
-    await delivery_order.promote(conn, pairs)
-    return len(deliveries)
+    return await delivery_order.promote(conn, pairs)
 
 
 async def set_aside(conn: asyncpg.Connection, records: Sequence[SetAside]) -> None:

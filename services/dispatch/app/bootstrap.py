@@ -77,10 +77,11 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 group=settings.dispatch_consumer_group,
                 topic=settings.lead_events_topic,
                 horizon=horizon,
+                lease=timedelta(seconds=lease),
                 health=health,
                 brake_run=settings.set_aside_brake_run,
                 metrics=metrics,
-                queued=deliverer.wake,
+                sending=deliverer,
             )
             consumer = LeadEventsConsumer(
                 bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -1,6 +1,11 @@
 """Taking in a batch of lead-event records: one transaction writes what the batch changed of the leads and their
 SLA deadlines, the deliveries of the moments it made, the records it could not read, and the offsets past it.
 
+The deliveries it queued that are due at once (nothing of their lead pending before them at that endpoint) are
+leased in the same transaction, within the room the deliverer reserved, and handed to the deliverer once it
+committed: a new moment is posted without waiting for a claim. A crash between the commit and the answer leaves
+the lease to expire, and the deliverer's claim sends the delivery again (same webhook-id).
+
 A record the kernel's contract cannot read is set aside (`dispatch_set_aside`, `stagetrack dispatch failed`
 lists it) and the partition moves on; after `set_aside_brake_run` in a row the loop stops (`LoopHealth`), the
 batch cut right after the record that reached the brake, so nothing behind it is skipped.
@@ -9,15 +14,18 @@ batch cut right after the record that reached the brake, so nothing behind it is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import raw_connection
 from services.common.loop_health import LoopHealth
-from services.dispatch.adapters import intake_store
+from services.dispatch.adapters import delivery_store, intake_store
+from services.dispatch.adapters.delivery_store import Claimed
 from services.dispatch.adapters.intake_store import SetAside
 from services.dispatch.adapters.lead_event_records import UnreadableRecord, read_record
 from services.dispatch.adapters.metrics import DispatchMetrics
@@ -31,6 +39,14 @@ log = logging.getLogger(__name__)
 Item = tuple[ConsumerRecord, LeadRecord | UnreadableRecord]
 
 
+class Sending(Protocol):
+    """The deliverer, as the intake hands it new deliveries (`Deliverer`)."""
+
+    def reserve(self, wanted: Mapping[str, int]) -> dict[str, int]: ...
+    def hand_over(self, reserved: Mapping[str, int], leased: Sequence[Claimed]) -> None: ...
+    def wake(self) -> None: ...
+
+
 class Intake:
     def __init__(
         self,
@@ -42,10 +58,11 @@ class Intake:
         group: str,
         topic: str,
         horizon: timedelta,
+        lease: timedelta,
         health: LoopHealth,
         brake_run: int,
         metrics: DispatchMetrics,
-        queued: Callable[[], None] = lambda: None,
+        sending: Sending,
     ) -> None:
         self._engine = engine
         self._rules = rules
@@ -54,10 +71,11 @@ class Intake:
         self._group = group
         self._topic = topic
         self._horizon = horizon
+        self._lease = lease
         self._health = health
         self._brake_run = brake_run
         self._metrics = metrics
-        self._queued = queued  # wakes the deliverer
+        self._sending = sending
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         """Commits the batch (cut at the brake); raises what the database raised (the caller retries the batch),
@@ -70,28 +88,37 @@ class Intake:
             if isinstance(item, UnreadableRecord)
         ]
         deliveries: list[NewDelivery] = []
-        async with self._engine.connect() as sa_conn:
-            conn = await raw_connection(sa_conn)
-            async with conn.transaction():
-                before = await intake_store.load_facts(conn, sorted({r.lead_id for r in good}))
-                facts = dict(before)
-                for record in good:
-                    current = facts.get(record.lead_id) or LeadFacts(record.lead_id)
-                    facts[record.lead_id], moments = follow(current, record, self._rules)
-                    for moment in moments:
-                        found = outgoing(moment, self._subscriptions, self._base)
-                        if found:
-                            self._metrics.moments.labels(moment.kind).inc()
-                        deliveries += found
-                await intake_store.save_facts(conn, before, facts.values())
-                await intake_store.queue_deliveries(conn, deliveries, self._horizon)
-                await intake_store.set_aside(conn, unreadable)
-                await intake_store.store_offsets(conn, self._group, self._topic, _next_offsets(items))
+        made_due, room, handed = 0, {}, []
+        try:
+            async with self._engine.connect() as sa_conn:
+                conn = await raw_connection(sa_conn)
+                async with conn.transaction():
+                    before = await intake_store.load_facts(conn, sorted({r.lead_id for r in good}))
+                    facts = dict(before)
+                    for record in good:
+                        current = facts.get(record.lead_id) or LeadFacts(record.lead_id)
+                        facts[record.lead_id], moments = follow(current, record, self._rules)
+                        for moment in moments:
+                            found = outgoing(moment, self._subscriptions, self._base)
+                            if found:
+                                self._metrics.moments.labels(moment.kind).inc()
+                            deliveries += found
+                    await intake_store.save_facts(conn, before, facts.values())
+                    room = self._sending.reserve(Counter(d.endpoint for d in deliveries))
+                    made_due = await intake_store.queue_deliveries(conn, deliveries, self._horizon)
+                    leased = await delivery_store.lease_queued(
+                        conn, [d.webhook_id for d in deliveries], room, self._lease
+                    )
+                    await intake_store.set_aside(conn, unreadable)
+                    await intake_store.store_offsets(conn, self._group, self._topic, _next_offsets(items))
+            handed = leased  # committed: theirs to send
+        finally:
+            self._sending.hand_over(room, handed)
+        if made_due > len(handed):
+            self._sending.wake()  # due ones it had no room for: the deliverer claims them
         for each in unreadable:
             log.warning("set aside %s/%d/%d: %s", each.topic, each.partition, each.offset, each.reason[:500])
         self._metrics.set_aside.inc(len(unreadable))
-        if deliveries:
-            self._queued()
         self._health.progressed()
         self._report_runs(items)
 

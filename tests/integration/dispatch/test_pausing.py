@@ -1,6 +1,7 @@
 """An endpoint failing for long is paused, not hammered: once it has failed `pause_after_failures` times in a
-row, the receiver sees one probe per pause however many leads wait for it (not each lead's own retries), and the
-first probe it answers 2xx resumes it: every waiting moment is then delivered, once."""
+row, the receiver sees one probe per pause however many leads wait for it (not each lead's own retries, nor a
+moment found while it is paused), and the first probe it answers 2xx resumes it: every waiting moment is then
+delivered, once."""
 
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ async def test_an_endpoint_failing_for_long_is_paused_probed_once_per_pause_and_
     )
     receiver.answers = [503] * 10_000
     leads = [unique("L") for _ in range(4)]
+    found_while_paused = unique("L")
     async with serving(receiver), running_engine(engine_settings), running_dispatcher(dispatch) as client:
         await producer.send([form(lead) for lead in leads])
         await eventually(lambda: _paused(client, True), 60, "the failing endpoint paused")
+        await producer.send([form(found_while_paused)])  # queued, and not posted until a probe succeeds
+        leads.append(found_while_paused)
         before = len(receiver.got)
         await eventually(lambda: _some(len(receiver.got) >= before + 3), 30, "three probes of the paused endpoint")
         failing = list(receiver.got)
