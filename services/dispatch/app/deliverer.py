@@ -34,7 +34,8 @@ from services.dispatch.domain.retry_policy import RetryPolicy
 from services.dispatch.domain.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
-ROUND_GAP = 0.02  # seconds between rounds at the busiest: at most ~50 rounds (one connection each) a second
+ROUND_GAP = 0.05  # seconds between rounds at the busiest: at most ~20 rounds (one connection each) a second; new
+# moments do not wait for a round (the intake hands them over), retries, resends and records do
 
 
 def _utc_now() -> datetime:
