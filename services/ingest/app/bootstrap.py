@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
@@ -107,7 +108,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
     app.add_exception_handler(ClientDisconnect, _client_gone)
-    for database_error in (DBAPIError, OSError):  # the connectors' delivery ledger
+    # the connectors' delivery ledger (SQLAlchemy), the person keys' store (asyncpg's own errors)
+    for database_error in (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(database_error, _database_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
     segment_call = read_schema(SCHEMAS_DIR / "segment-call.schema.json")
