@@ -43,10 +43,18 @@ class _Ask:
 
 
 class PersonKeys:
-    def __init__(self, engine: AsyncEngine, master: MasterKeys, cache_seconds: float = 60.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, master: MasterKeys, cache_seconds: float = 60.0, linger_seconds: float = 0.0
+    ) -> None:
+        """`linger_seconds`: how long the store's connection stays out of the pool after the last request, for
+        the next (checking a connection out and back costs more than the transaction); an owner that lingers
+        calls `close` before disposing of the engine."""
         self._engine = engine
         self._master = master
         self._ttl = cache_seconds
+        self._linger = linger_seconds
+        self._arrived = asyncio.Event()
+        self._closing = False
         self._owner: OrderedDict[Identity, tuple[str, float]] = OrderedDict()  # -> (key id, fresh until)
         self._material: OrderedDict[str, bytes] = OrderedDict()
         self._waiting: list[_Ask] = []
@@ -77,9 +85,17 @@ class PersonKeys:
     async def _from_store(self, wanted: list[Sequence[Identity]]) -> list[Found]:
         ask = _Ask(wanted, asyncio.get_running_loop().create_future())
         self._waiting.append(ask)
+        self._arrived.set()
         if self._serving is None:
             self._serving = asyncio.create_task(self._serve())
         return await ask.answer
+
+    async def close(self) -> None:
+        """Ends the lingering: the connection goes back to the pool once the requests waiting are answered."""
+        self._closing = True
+        self._arrived.set()
+        if self._serving is not None:
+            await asyncio.shield(self._serving)
 
     async def _serve(self) -> None:
         try:
@@ -96,7 +112,14 @@ class PersonKeys:
             async with self._engine.connect() as conn:
                 driver = await raw_connection(conn)
                 try:
-                    while self._waiting:
+                    while True:
+                        if not self._waiting:
+                            if self._linger <= 0 or self._closing:
+                                break
+                            _answer(answered)  # they never wait for the linger
+                            answered = []
+                            if not await self._arrival():
+                                break
                         _answer(answered)
                         asks, self._waiting = self._waiting, []
                         found = await self._resolved(driver, [w for ask in asks for w in ask.wanted])
@@ -111,6 +134,15 @@ class PersonKeys:
             if not isinstance(exc, Exception):
                 raise
         _answer(answered)  # after the connection is back in the pool: a caller may dispose of the engine next
+
+    async def _arrival(self) -> bool:
+        """Whether a request asks within the linger (not when `close` ends it)."""
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), self._linger)
+        except TimeoutError:
+            return False
+        return bool(self._waiting)
 
     async def _resolved(self, conn: asyncpg.Connection, wanted: Sequence[Sequence[Identity]]) -> list[Found]:
         for attempt in range(3):

@@ -73,7 +73,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             if settings.environment != "development" and settings.salesforce_organization_id is not None:
                 if problems := connector_key_problems(settings, await app.state.keys.list()):
                     raise RuntimeError("; ".join(problems))
-            person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds)
+            # The key store keeps its connection between requests that follow each other within a second.
+            person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds, linger_seconds=1.0)
             sealer = Sealer(
                 person_keys, settings.hash_key, personal_marks(settings.personal_keys, settings.stage_model)
             )
@@ -87,6 +88,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     yield
             finally:
                 await publisher.close()
+                await person_keys.close()
                 repeats.flush()
 
     app = service_app(

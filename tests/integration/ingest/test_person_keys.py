@@ -1,13 +1,15 @@
 """The ingest's key store under concurrency, on the real PostgreSQL: requests in flight together that name one
-new person get one key; two ingest processes (two stores) that create keys for one person at once link them."""
+new person get one key; two ingest processes (two stores) that create keys for one person at once link them; a
+store that lingers keeps one connection for requests in a row and gives it back on close."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from services.common.personal.person_keys import PersonKeys
 from services.common.personal.sealing import MasterKeys
@@ -44,3 +46,18 @@ async def test_two_ingest_processes_creating_one_persons_key_at_once_link_their_
         assert len({group for _, group in await groups(engine)}) == 1, "every key of the person in one group"
     stored = dict(await groups(engine))
     assert one[0][0] in stored and two[0][0] in stored
+
+
+async def test_a_lingering_store_keeps_its_connection_for_requests_in_a_row_and_gives_it_back_on_close(
+    ingest_settings: IngestSettings, engine: AsyncEngine
+) -> None:
+    keys = PersonKeys(engine, MASTER, linger_seconds=30)
+    checkouts: list[object] = []
+    event.listen(engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0]))
+    for n in range(3):
+        await keys.keys_for([[("crm", f"L-row-{n}")]])
+    assert len(checkouts) == 1, "one connection for the three requests"
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, QueuePool) and pool.checkedout() == 1
+    await keys.close()
+    assert pool.checkedout() == 0
