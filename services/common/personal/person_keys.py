@@ -128,7 +128,8 @@ class PersonKeys:
                     if driver.is_in_transaction():  # cancelled mid-rollback: never hand it on inside one
                         await conn.invalidate()
         except BaseException as exc:
-            asks, self._waiting = [*asks, *self._waiting], []
+            _answer(answered)  # their transaction committed
+            answered, asks, self._waiting = [], [*asks, *self._waiting], []
             for ask in asks:
                 ask.fail(exc)
             if not isinstance(exc, Exception):
