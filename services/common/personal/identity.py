@@ -19,7 +19,7 @@ CARRIES_EMAIL = frozenset({"form_submitted", "identified"})
 
 
 def email_hash(email: str, key: bytes) -> str:
-    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, email.strip().lower().encode(), "sha256").hex()  # hmac.new's result, in one C call
 
 
 def subject_hash(kind: str, value: str, key: bytes) -> str:

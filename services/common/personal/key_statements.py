@@ -1,30 +1,40 @@
-"""The SQL of people's data keys, on a connection the caller holds (the ingest's lookup, the engine's erase)."""
+"""The SQL of people's data keys: the ingest's lookup, straight to an asyncpg connection in the caller's
+transaction (one statement per step, arrays in place of one row per statement), and the engine's erase and
+export on a SQLAlchemy connection."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Identity = tuple[str, str]
 
-_WANTED = "unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS w(kind, value)"
-_MATCH = "(i.kind, i.value) = (w.kind, w.value)"
-_OWNERS = text(f"SELECT i.kind, i.value, i.key_id FROM person_key_identities i JOIN {_WANTED} ON {_MATCH}")
-_NEW_KEYS = text(
-    "INSERT INTO person_keys (key_id, group_id, master_key_id, wrapped)"
-    " SELECT k, k, :master, w FROM unnest(CAST(:ids AS text[]), CAST(:wrapped AS bytea[])) AS n(k, w)"
+# The owner of each wanted identity, with its key as stored (master key id and wrapped key; NULL if the key was
+# erased meanwhile), so a key not in the ingest's memory costs no second query.
+_OWNERS = (
+    "SELECT i.kind, i.value, i.key_id, k.master_key_id, k.wrapped FROM person_key_identities i"
+    " JOIN unnest($1::text[], $2::text[]) AS w(kind, value) ON (i.kind, i.value) = (w.kind, w.value)"
+    " LEFT JOIN person_keys k ON k.key_id = i.key_id"
 )
-_NEW_IDENTITIES = text(
-    "INSERT INTO person_key_identities (kind, value, key_id)"
-    " SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[]), CAST(:keys AS text[]))"
+# New keys and new identities in one statement; the identities a concurrent request recorded first are not
+# inserted (and not returned).
+_CREATE = (
+    "WITH new_keys AS (INSERT INTO person_keys (key_id, group_id, master_key_id, wrapped)"
+    "   SELECT k, k, $1, w FROM unnest($2::text[], $3::bytea[]) AS n(k, w))"
+    " INSERT INTO person_key_identities (kind, value, key_id)"
+    " SELECT * FROM unnest($4::text[], $5::text[], $6::text[])"
     " ON CONFLICT DO NOTHING RETURNING kind, value"
 )
-_LINK = text(
-    "UPDATE person_keys SET group_id = (SELECT group_id FROM person_keys WHERE key_id = :a)"
-    " WHERE group_id = (SELECT group_id FROM person_keys WHERE key_id = :b)"
+_LINK = (
+    "UPDATE person_keys SET group_id = (SELECT group_id FROM person_keys WHERE key_id = $1)"
+    " WHERE group_id = (SELECT group_id FROM person_keys WHERE key_id = $2)"
 )
+
+_WANTED = "unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS w(kind, value)"
+_MATCH = "(i.kind, i.value) = (w.kind, w.value)"
 _WRAPPED = text("SELECT key_id, master_key_id, wrapped FROM person_keys WHERE key_id = ANY(CAST(:ids AS text[]))")
 _ERASE = text(
     f"WITH found AS (SELECT key_id FROM person_key_identities i JOIN {_WANTED} ON {_MATCH}"
@@ -36,29 +46,41 @@ _ERASE = text(
 _FORGET_IDENTITIES = text(f"DELETE FROM person_key_identities i USING {_WANTED} WHERE {_MATCH}")
 _FORGET_KEYS = text("DELETE FROM person_key_identities WHERE key_id = ANY(CAST(:ids AS text[]))")
 
+Stored = tuple[str, bytes]  # (master key id, wrapped data key)
+
+
+async def owners(conn: asyncpg.Connection, identities: Iterable[Identity]) -> dict[Identity, tuple[str, Stored | None]]:
+    """identity -> (its key's id, the key as stored, or None if it is gone) for the identities that have one."""
+    pairs = list(identities)
+    rows = await conn.fetch(_OWNERS, [kind for kind, _ in pairs], [value for _, value in pairs])
+    return {(r[0], r[1]): (r[2], None if r[3] is None else (r[3], bytes(r[4]))) for r in rows}
+
+
+async def create(
+    conn: asyncpg.Connection, master_id: str, wrapped: dict[str, bytes], identities: dict[Identity, str]
+) -> set[Identity]:
+    """Stores the new keys and records the new identities against theirs; returns the identities recorded (the
+    others were taken meanwhile, by a concurrent request)."""
+    pairs = list(identities)
+    rows = await conn.fetch(
+        _CREATE,
+        master_id,
+        list(wrapped),
+        list(wrapped.values()),
+        [kind for kind, _ in pairs],
+        [value for _, value in pairs],
+        list(identities.values()),
+    )
+    return {(kind, value) for kind, value in rows}
+
+
+async def link(conn: asyncpg.Connection, kept: str, other: str) -> None:
+    await conn.execute(_LINK, kept, other)
+
 
 def _columns(identities: Iterable[Identity]) -> dict[str, list[str]]:
     pairs = list(identities)
     return {"kinds": [kind for kind, _ in pairs], "values": [value for _, value in pairs]}
-
-
-async def owners(conn: AsyncConnection, identities: Iterable[Identity]) -> dict[Identity, str]:
-    rows = await conn.execute(_OWNERS, _columns(identities))
-    return {(kind, value): key_id for kind, value, key_id in rows}
-
-
-async def insert_keys(conn: AsyncConnection, master_id: str, wrapped: dict[str, bytes]) -> None:
-    await conn.execute(_NEW_KEYS, {"master": master_id, "ids": list(wrapped), "wrapped": list(wrapped.values())})
-
-
-async def insert_identities(conn: AsyncConnection, new: dict[Identity, str]) -> set[Identity]:
-    """The identities inserted; the others were taken meanwhile (by a concurrent request)."""
-    rows = await conn.execute(_NEW_IDENTITIES, {**_columns(new), "keys": list(new.values())})
-    return {(kind, value) for kind, value in rows}
-
-
-async def link(conn: AsyncConnection, kept: str, other: str) -> None:
-    await conn.execute(_LINK, {"a": kept, "b": other})
 
 
 async def wrapped_keys(conn: AsyncConnection, key_ids: Iterable[str]) -> list[tuple[str, str, bytes]]:

@@ -16,11 +16,18 @@ from services.common.personal.sealing import Unreadable, open_values, seal_value
 
 
 def sealed_event(
-    event: Event, kept: dict[str, Any], fields: list[tuple[Path, Any]], key_id: str, data_key: bytes
+    event: Event,
+    kept: dict[str, Any],
+    fields: list[tuple[Path, Any]],
+    key_id: str,
+    data_key: bytes,
+    email_hash: str | None = None,
 ) -> Event:
+    """`event` with `fields` sealed, and `email_hash` written when given (one copy of the envelope for both)."""
     box = seal_values(data_key, event.event_id, [value for _, value in fields])
     sealed = {"key": key_id, "fields": [list(path) for path, _ in fields], "box": box}
-    return dataclasses.replace(event, properties=kept, sealed=sealed)
+    hashed = event.email_hash if email_hash is None else email_hash
+    return dataclasses.replace(event, properties=kept, sealed=sealed, email_hash=hashed)
 
 
 def sealed_key_id(event: Event) -> str | None:

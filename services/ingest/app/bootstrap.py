@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
@@ -72,7 +73,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             if settings.environment != "development" and settings.salesforce_organization_id is not None:
                 if problems := connector_key_problems(settings, await app.state.keys.list()):
                     raise RuntimeError("; ".join(problems))
-            person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds)
+            # The key store keeps its connection between requests that follow each other within a second.
+            person_keys = PersonKeys(engine, settings.master, settings.person_key_cache_seconds, linger_seconds=1.0)
             sealer = Sealer(
                 person_keys, settings.hash_key, personal_marks(settings.personal_keys, settings.stage_model)
             )
@@ -86,6 +88,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     yield
             finally:
                 await publisher.close()
+                await person_keys.close()
                 repeats.flush()
 
     app = service_app(
@@ -107,7 +110,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestRefused, refused_handler)
     app.add_exception_handler(BrokerUnavailable, _unavailable_handler(settings.retry_after_seconds))
     app.add_exception_handler(ClientDisconnect, _client_gone)
-    for database_error in (DBAPIError, OSError):  # the connectors' delivery ledger
+    # the connectors' delivery ledger (SQLAlchemy), the person keys' store (asyncpg's own errors)
+    for database_error in (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(database_error, _database_handler(settings.retry_after_seconds))
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds, retry_after=settings.retry_after_seconds)
     segment_call = read_schema(SCHEMAS_DIR / "segment-call.schema.json")

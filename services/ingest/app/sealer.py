@@ -28,35 +28,38 @@ class Sealer:
 
     async def seal(self, events: Sequence[Event]) -> list[Event]:
         out = list(events)
-        waiting: list[tuple[int, dict[str, Any], list[tuple[FieldPath, Any]], tuple[Identity, ...]]] = []
+        waiting: list[tuple[int, dict[str, Any], list[tuple[FieldPath, Any]], str | None, tuple[Identity, ...]]] = []
         for n, event in enumerate(events):
-            hashed = self._email_hash(event)
-            if hashed is not None:
-                out[n] = event = dataclasses.replace(event, email_hash=hashed)
-            if not event.properties or (event.lead_id is None and hashed is None and event.type not in CARRIES_EMAIL):
+            hashed = None
+            if event.type in CARRIES_EMAIL:
+                hashed = self._email_hash(event)
+            elif event.lead_id is None:
                 continue  # anonymous: the personal-data guard refused whatever personal it held
+            if not event.properties:
+                continue
             kept, fields = split_personal(event.properties, self._marked, event.type)
             if fields:
-                waiting.append((n, kept, fields, person_identities(event)))
+                identities = person_identities(event, hashed)
+                waiting.append((n, kept, fields, hashed, identities))
+            elif hashed is not None:
+                out[n] = dataclasses.replace(event, email_hash=hashed)
         if waiting:
             keys = await self._keys.keys_for([identities for *_, identities in waiting])
-            for (n, kept, fields, _), (key_id, data_key) in zip(waiting, keys, strict=True):
-                out[n] = sealed_event(out[n], kept, fields, key_id, data_key)
+            for (n, kept, fields, hashed, _), (key_id, data_key) in zip(waiting, keys, strict=True):
+                out[n] = sealed_event(out[n], kept, fields, key_id, data_key, hashed)
         return out
 
     def _email_hash(self, event: Event) -> str | None:
-        if event.type not in CARRIES_EMAIL:
-            return None
         email = event.properties.get("email")
         return email_hash(email, self._hash_key) if isinstance(email, str) and "@" in email else None
 
 
-def person_identities(event: Event) -> tuple[Identity, ...]:
-    """The identities a person's key is found by: the email's hash and the CRM id; an event with neither (an
-    identify call with traits but no email) falls back on its anonymous id."""
+def person_identities(event: Event, hashed: str | None = None) -> tuple[Identity, ...]:
+    """The identities a person's key is found by: the email's hash (`hashed`, else the event's) and the CRM id;
+    an event with neither (an identify call with traits but no email) falls back on its anonymous id."""
     found: list[Identity] = []
-    if event.email_hash is not None:
-        found.append((EMAIL_HASH, event.email_hash))
+    if (hashed := hashed or event.email_hash) is not None:
+        found.append((EMAIL_HASH, hashed))
     if event.lead_id:
         found.append((CRM, event.lead_id))
     if not found and event.anonymous_id:
