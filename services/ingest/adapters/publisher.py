@@ -1,11 +1,14 @@
-"""Publishes accepted events to Kafka; returns only once the broker acknowledged every one (acks=all)."""
+"""Publishes accepted events to Kafka; returns only once the broker acknowledged every one (acks=all).
+
+The records of requests in flight together share batches (`partition_batches`); each request waits for the
+batches that hold its records, and is answered 503 if any of them fails or is not acknowledged in time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
@@ -16,6 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from services.common.envelope import Event, encode
 from services.common.kafka import durable_producer
 from services.common.kafka_security import PLAINTEXT, KafkaSecurity
+from services.ingest.adapters.partition_batches import PartitionBatches
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class KafkaPublisher:
         self._security = security
         self._topic = topic
         self._timeout = send_timeout_seconds
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: tuple[AIOKafkaProducer, PartitionBatches] | None = None
         self._starting = asyncio.Lock()
         self._stopping: set[asyncio.Task[None]] = set()
         self._latency = Histogram(
@@ -66,14 +70,13 @@ class KafkaPublisher:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
-                producer = await self._ready_producer()
+                producer, batches = await self._ready_producer()
                 partitions = list(await producer.partitions_for(self._topic))
-                futures = []
-                for event in events:
-                    key = event.partition_key.encode()
-                    partition = partition_for(key, partitions)
-                    futures.append(await producer.send(self._topic, encode(event), key=key, partition=partition))
-                await asyncio.gather(*futures)
+                outcomes = batches.append(_records(events, partitions))
+                await asyncio.wait(outcomes)  # not gather: a timeout must not cancel batches other requests share
+                for outcome in outcomes:
+                    if (exc := outcome.exception()) is not None:
+                        raise exc
         except (TimeoutError, KafkaError, OSError) as exc:
             self._discard_producer()
             what, details = _what_happened(exc, self._timeout, time.perf_counter() - started)
@@ -82,7 +85,7 @@ class KafkaPublisher:
             raise BrokerUnavailable(what % details) from exc
         self._latency.observe(time.perf_counter() - started)
 
-    async def _ready_producer(self) -> AIOKafkaProducer:
+    async def _ready_producer(self) -> tuple[AIOKafkaProducer, PartitionBatches]:
         """Starts the producer on first use and after a failed start, so a broker outage heals by itself."""
         if self._producer is not None:
             return self._producer
@@ -94,7 +97,7 @@ class KafkaPublisher:
                 except BaseException:
                     await producer.stop()
                     raise
-                self._producer = producer
+                self._producer = producer, PartitionBatches(producer, self._topic)
         return self._producer
 
     def _discard_producer(self) -> None:
@@ -103,16 +106,25 @@ class KafkaPublisher:
         holds; those events were answered 503 and their retries are deduplicated by event_id)."""
         old, self._producer = self._producer, None
         if old is not None:
-            task = asyncio.create_task(_stop_quietly(old))
+            task = asyncio.create_task(_stop_quietly(*old))
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
+        """Delivers what requests in flight appended, then stops the producer."""
         if self._producer is not None:
-            await self._producer.stop()
+            producer, batches = self._producer
+            await batches.hand_over()
+            await producer.stop()
             self._producer = None
         for task in list(self._stopping):
             await task
+
+
+def _records(events: Sequence[Event], partitions: Sequence[int]) -> Iterator[tuple[int, bytes, bytes]]:
+    for event in events:
+        key = event.partition_key.encode()
+        yield partition_for(key, partitions), key, encode(event)
 
 
 def _what_happened(exc: BaseException, timeout: float, waited: float) -> tuple[str, tuple[object, ...]]:
@@ -125,9 +137,10 @@ def _what_happened(exc: BaseException, timeout: float, waited: float) -> tuple[s
     return "the Kafka producer failed (%s after %.2f s)", (type(exc).__name__, waited)
 
 
-async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+async def _stop_quietly(producer: AIOKafkaProducer, batches: PartitionBatches) -> None:
     try:
         async with asyncio.timeout(30):
+            await batches.hand_over()
             await producer.stop()
     except Exception as exc:  # the producer is being thrown away; only log why its stop failed
         log.warning("discarded Kafka producer did not stop cleanly: %r", exc)
