@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import asyncpg
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -58,3 +61,17 @@ async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     if not isinstance(driver, asyncpg.Connection):
         raise TypeError(f"expected an asyncpg connection, got {type(driver).__name__}")
     return driver
+
+
+@contextlib.asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, for work that runs asyncpg's own transactions on it. Cancelled
+    while rolling back, the connection can still be inside a transaction: it is then invalidated, never handed
+    on (the pool's next user would fail: "manually started transaction")."""
+    async with engine.connect() as conn:
+        driver = await raw_connection(conn)
+        try:
+            yield driver
+        finally:
+            if driver.is_in_transaction():
+                await conn.invalidate()

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.db import raw_connection
+from services.common.db import driver_connection
 from services.common.personal import key_statements as sql
 from services.common.personal.key_statements import Identity, Stored
 from services.common.personal.sealing import MasterKeys, new_data_key
@@ -109,24 +109,19 @@ class PersonKeys:
         answered: list[tuple[_Ask, list[Found]]] = []
         asks: list[_Ask] = []
         try:
-            async with self._engine.connect() as conn:
-                driver = await raw_connection(conn)
-                try:
-                    while True:
-                        if not self._waiting:
-                            if self._linger <= 0 or self._closing:
-                                break
-                            _answer(answered)  # they never wait for the linger
-                            answered = []
-                            if not await self._arrival():
-                                break
-                        _answer(answered)
-                        asks, self._waiting = self._waiting, []
-                        found = await self._resolved(driver, [w for ask in asks for w in ask.wanted])
-                        answered, asks = _split(asks, found), []
-                finally:
-                    if driver.is_in_transaction():  # cancelled mid-rollback: never hand it on inside one
-                        await conn.invalidate()
+            async with driver_connection(self._engine) as driver:
+                while True:
+                    if not self._waiting:
+                        if self._linger <= 0 or self._closing:
+                            break
+                        _answer(answered)  # they never wait for the linger
+                        answered = []
+                        if not await self._arrival():
+                            break
+                    _answer(answered)
+                    asks, self._waiting = self._waiting, []
+                    found = await self._resolved(driver, [w for ask in asks for w in ask.wanted])
+                    answered, asks = _split(asks, found), []
         except BaseException as exc:
             _answer(answered)  # their transaction committed
             answered, asks, self._waiting = [], [*asks, *self._waiting], []

@@ -91,7 +91,7 @@ class Deliverer:
         if self._backlog:
             return {}
         budgets = self._budgets(self._paused(self._clock()))
-        room = self._max_in_flight - len(self._in_flight) - sum(self._reserved.values())
+        room = self._free_room()
         reserved: dict[str, int] = {}
         for name, n in wanted.items():
             take = min(n, budgets.get(name, 0), room)
@@ -100,6 +100,10 @@ class Deliverer:
                 room -= take
         self._reserved.update(reserved)
         return reserved
+
+    def _free_room(self) -> int:
+        """Sends that may start: the cap, less those in flight and the room reserved for the intake's leases."""
+        return self._max_in_flight - len(self._in_flight) - sum(self._reserved.values())
 
     def hand_over(self, reserved: Mapping[str, int], leased: Sequence[Claimed]) -> None:
         """Frees the room `reserve` held and sends the deliveries leased in it (after their lease committed; none
@@ -204,8 +208,7 @@ class Deliverer:
 
     async def _claim_and_send(self, conn: asyncpg.Connection, paused: list[str]) -> None:
         budgets = self._budgets(paused)
-        free = self._max_in_flight - len(self._in_flight) - sum(self._reserved.values())
-        room = min(free, sum(max(n, 0) for n in budgets.values()))
+        room = min(self._free_room(), sum(max(n, 0) for n in budgets.values()))
         if room <= 0:
             self._backlog = True  # nothing could be claimed: look again once something finishes
             return

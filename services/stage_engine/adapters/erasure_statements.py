@@ -3,7 +3,7 @@ them) and their identities, then take the person out of the store while every st
 
 What goes: the identity index rows, the identities in the snapshots and in the stored IdentityLinked and
 LeadsMerged events (values read "erased"), the CRM ids the dispatcher keeps and those in its webhook bodies, the
-connector ledger's rows of the leads' events. The same `erase_store` runs on a replay's scratch store, so a
+lead events it set aside unread, the connector ledger's rows of the leads' events. The same `erase_store` runs on a replay's scratch store, so a
 replay after an erasure still matches live.
 """
 
@@ -49,6 +49,9 @@ _ELSEWHERE = {
     "dispatch_deliveries": "UPDATE dispatch_deliveries SET body = convert_to(jsonb_set("
     "convert_from(body, 'UTF8')::jsonb, '{data,crm_ids}', '[]')::text, 'UTF8')"
     f" WHERE lead_id = ANY({_IDS}) AND convert_from(body, 'UTF8')::jsonb #> '{{data,crm_ids}}' <> '[]'",
+    # lead events the dispatcher could not read, kept as received (keyed by lead id): they may hold a CRM id
+    "dispatch_set_aside": "DELETE FROM dispatch_set_aside"
+    f" WHERE key IN (SELECT convert_to(lead, 'UTF8') FROM unnest({_IDS}) AS lead)",
     "connector_deliveries": "DELETE FROM connector_deliveries WHERE event_id IN"
     f" (SELECT cause_event_id FROM lead_events WHERE lead_id = ANY({_IDS}))",
 }

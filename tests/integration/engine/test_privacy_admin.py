@@ -29,6 +29,17 @@ async def rows(engine: AsyncEngine, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row) for row in await conn.execute(text(sql))]
 
 
+async def set_aside(engine: AsyncEngine, values: dict[str, bytes]) -> None:
+    """Lead events the dispatcher could not read, kept as received, keyed by lead id."""
+    insert = text(
+        'INSERT INTO dispatch_set_aside (topic, partition, "offset", key, value, reason) '
+        "VALUES ('stagetrack.lead-events', 0, :offset, :key, :value, 'undecodable')"
+    )
+    async with engine.begin() as conn:
+        for offset, (lead_id, value) in enumerate(values.items()):
+            await conn.execute(insert, {"offset": offset, "key": lead_id.encode(), "value": value})
+
+
 async def two_leads(producer: Producer, settings: EngineSettings, client: httpx.AsyncClient) -> str:
     """Ichiro (a form with his email's hash, CRM id L1) and L2, stored by the engine; returns Ichiro's hash."""
     hashed = email_hash("ichiro@example.jp", settings.hash_key)
@@ -60,11 +71,13 @@ async def test_an_erasure_through_the_api_takes_the_linked_keys_and_needs_the_er
     both = await engine_client.post("/v1/erasures", json={"crm_id": "L2", "email": "x@example.jp"}, headers=eraser)
     assert both.status_code == 422
     l2 = (await engine_client.get("/v1/leads/L2")).json()["lead_id"]
+    await set_aside(engine, {l2: b'{"crm_ids": ["L2"], "unreadable', "someone-else": b"{"})
     receipt = (await engine_client.post("/v1/erasures", json={"crm_id": "L2"}, headers=eraser)).json()
     assert receipt["keys_deleted"] == 2 and receipt["lead_ids"] == [l2] and receipt["subject_kind"] == "crm_id"
     assert "L2" not in str(receipt)
     assert await rows(engine, "SELECT kind, value FROM person_key_identities") == [("crm", "L3")]
     assert (await engine_client.get("/v1/leads/L2")).status_code == 404
+    assert await rows(engine, "SELECT key FROM dispatch_set_aside") == [(b"someone-else",)]  # the dispatcher's
     assert (await engine_client.get("/v1/leads/L1")).status_code == 200  # Ichiro's lead is another lead
     again = (await engine_client.post("/v1/erasures", json={"crm_id": "L2"}, headers=eraser)).json()
     assert again["keys_deleted"] == 0 and again["lead_ids"] == []
