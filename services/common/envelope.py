@@ -6,7 +6,6 @@ The ingest builds these after validation; the stage engine decodes them. JSON on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,8 +43,12 @@ class EnvelopeError(ValueError):
     """A record on the events topic that is not a valid envelope (goes to the dead-letter topic)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """Immutable, compared and hashed by its fields. A msgspec Struct: built in a tenth of a dataclass's time
+    and copied with a change (`msgspec.structs.replace`) in a fortieth, both once or twice per event at the
+    door. `gc=False`: an envelope holds only plain JSON data, never a reference cycle, so the collector need
+    not track it."""
+
     event_id: str
     type: str
     occurred_at: datetime  # timezone-aware
@@ -55,7 +58,7 @@ class Event:
     lead_id: str | None = None
     account_id: str | None = None
     # Amounts are canonical decimal strings ("12000", "99.50") in the reporting currency: exact, never floats.
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = msgspec.field(default_factory=dict)
     # Written by the ingest on identified events (docs/privacy.md): the keyed hash of `properties.email`, which
     # the engine stitches on, and the personal fields taken out of `properties`, sealed under the person's data
     # key ({"key": data key id, "fields": [path, ...], "box": AES-GCM ciphertext}; `personal.sealed_event`).
@@ -71,10 +74,10 @@ class Event:
 
 
 def encode(event: Event) -> bytes:
-    """The record's value: JSON, datetimes as RFC 3339 with their offset. The hot path: orjson serializes a dict
-    literal in about half the time it takes over a slots dataclass's attributes; the keys keep the dataclass's
-    field order, so the bytes are the same (a unit test holds them equal). `email_hash` and `sealed` are written
-    only when set: an unidentified event's record is what it was before they existed."""
+    """The record's value: JSON, datetimes as RFC 3339 with their offset (orjson's form, e.g. "+00:00", which
+    msgspec's encoder would write as "Z"), keys in the fields' order (a unit test holds the bytes to that).
+    `email_hash` and `sealed` are written only when set: an unidentified event's record is what it was before
+    they existed."""
     record: dict[str, Any] = {
         "event_id": event.event_id,
         "type": event.type,
@@ -93,7 +96,7 @@ def encode(event: Event) -> bytes:
     return orjson.dumps(record)
 
 
-_ENVELOPE = msgspec.json.Decoder(Event)  # parses straight into the dataclass, in C: ~1 µs against ~4.5 µs
+_ENVELOPE = msgspec.json.Decoder(Event)  # parses straight into the Struct, in C: ~1 µs against ~4.5 µs
 
 
 def decode(raw: bytes) -> Event:

@@ -6,9 +6,10 @@ order of `fields`, as one AES-GCM ciphertext bound to the event id}. One encrypt
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
+
+import msgspec
 
 from services.common.envelope import Event
 from services.common.personal.sealed_fields import ERASED, Path, merge_personal
@@ -27,7 +28,7 @@ def sealed_event(
     box = seal_values(data_key, event.event_id, [value for _, value in fields])
     sealed = {"key": key_id, "fields": [list(path) for path, _ in fields], "box": box}
     hashed = event.email_hash if email_hash is None else email_hash
-    return dataclasses.replace(event, properties=kept, sealed=sealed, email_hash=hashed)
+    return msgspec.structs.replace(event, properties=kept, sealed=sealed, email_hash=hashed)
 
 
 def sealed_key_id(event: Event) -> str | None:

@@ -5,10 +5,11 @@ query."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from services.common.envelope import Event
 from services.common.personal.identity import ANONYMOUS, CARRIES_EMAIL, CRM, EMAIL_HASH, email_hash
@@ -42,7 +43,7 @@ class Sealer:
                 identities = person_identities(event, hashed)
                 waiting.append((n, kept, fields, hashed, identities))
             elif hashed is not None:
-                out[n] = dataclasses.replace(event, email_hash=hashed)
+                out[n] = msgspec.structs.replace(event, email_hash=hashed)
         if waiting:
             keys = await self._keys.keys_for([identities for *_, identities in waiting])
             for (n, kept, fields, hashed, _), (key_id, data_key) in zip(waiting, keys, strict=True):

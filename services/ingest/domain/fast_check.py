@@ -1,10 +1,12 @@
 """A compiled yes/no check for the subset of JSON Schema the event schemas use (the hot path).
 
 jsonschema's validators walk the schema on every call (~100 µs an event for ours); almost every event is
-valid, so `compile_check` turns a schema into nested closures that only answer "valid?", and jsonschema runs
-only for the rare invalid item, to explain it. The schema files stay the single source of truth: a schema
-using a keyword this module does not know compiles to None and jsonschema does all the work. A property
-test holds `compile_check(s)(x) == Draft202012Validator(s).is_valid(x)`.
+valid, so `compile_check` turns a schema into one generated function (`check_source`) that only answers
+"valid?", and jsonschema runs only for the rare invalid item, to explain it. The nested closures below are
+what that function calls for the keywords it does not inline (oneOf, a nested additionalProperties).
+The schema files stay the single source of truth: a schema using a keyword this module does not know
+compiles to None and jsonschema does all the work. Property tests hold
+`compile_check(s)(x) == compile_closures(s)(x) == Draft202012Validator(s).is_valid(x)`.
 """
 
 from __future__ import annotations
@@ -13,23 +15,31 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Check = Callable[[Any], bool]
-FormatCheck = Callable[[object], bool]
-
-_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default"})
-_STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "format"})
-_OBJECT_KEYWORDS = frozenset({"properties", "additionalProperties", "required"})
-
-
-class _Unsupported(Exception):
-    pass
+from services.ingest.domain.check_source import (
+    OBJECT_KEYWORDS,
+    STRING_KEYWORDS,
+    Check,
+    FormatCheck,
+    Unsupported,
+    annotation,
+    forbidden_pattern,
+    generated_check,
+)
 
 
 def compile_check(schema: object, formats: Mapping[str, FormatCheck]) -> Check | None:
     """A function telling whether an instance is valid, or None when the schema uses unsupported keywords."""
     try:
+        return generated_check(schema, formats, lambda sub: _compile(sub, formats))
+    except Unsupported:
+        return None
+
+
+def compile_closures(schema: object, formats: Mapping[str, FormatCheck]) -> Check | None:
+    """The same answers from nested closures, without generated code (what the generated function calls)."""
+    try:
         return _compile(schema, formats)
-    except _Unsupported:
+    except Unsupported:
         return None
 
 
@@ -57,17 +67,17 @@ def _compile(schema: object, formats: Mapping[str, FormatCheck]) -> Check:
     if schema is False:
         return _never
     if not isinstance(schema, dict):
-        raise _Unsupported
-    keywords = {k: v for k, v in schema.items() if not _annotation(k)}
+        raise Unsupported
+    keywords = {k: v for k, v in schema.items() if not annotation(k)}
     nullable = keywords.get("type") in (["string", "null"], ["null", "string"])
-    forbidden = _forbidden_pattern(keywords.get("not"))
+    forbidden = forbidden_pattern(keywords.get("not"))
     fused = keywords.keys() - {"not"} if forbidden is not None else keywords.keys()
-    if (keywords.get("type") == "string" or nullable) and _STRING_KEYWORDS.issuperset(fused):
+    if (keywords.get("type") == "string" or nullable) and STRING_KEYWORDS.issuperset(fused):
         return _string(keywords, formats, nullable, forbidden)
     checks: list[Check] = []
-    if _OBJECT_KEYWORDS.intersection(keywords):
+    if OBJECT_KEYWORDS.intersection(keywords):
         must_be_object = keywords.get("type") == "object"
-        checks.append(_object({k: keywords.pop(k) for k in _OBJECT_KEYWORDS if k in keywords}, must_be_object, formats))
+        checks.append(_object({k: keywords.pop(k) for k in OBJECT_KEYWORDS if k in keywords}, must_be_object, formats))
         if must_be_object:
             del keywords["type"]
     checks += [c for k, val in keywords.items() if (c := _keyword(k, val, formats)) is not None]
@@ -106,12 +116,12 @@ def _keyword(key: str, val: Any, formats: Mapping[str, FormatCheck]) -> Check | 
     if key == "type":
         names = [val] if isinstance(val, str) else list(val)
         if not set(names) <= _TYPES.keys():
-            raise _Unsupported
+            raise Unsupported
         tests = [_TYPES[t] for t in names]
         return tests[0] if len(tests) == 1 else _any(tests)
     if key == "enum":
         if not all(isinstance(e, str) for e in val):
-            raise _Unsupported
+            raise Unsupported
         allowed = frozenset(val)
         return lambda v: isinstance(v, str) and v in allowed
     if key in ("minLength", "maxLength"):
@@ -126,21 +136,7 @@ def _keyword(key: str, val: Any, formats: Mapping[str, FormatCheck]) -> Check | 
         return formats.get(val)  # an unknown format is an annotation, as for jsonschema's FormatChecker
     if key in ("anyOf", "allOf", "oneOf", "not"):
         return _combinator(key, val, formats)
-    raise _Unsupported
-
-
-def _annotation(key: str) -> bool:
-    return key in _ANNOTATIONS or key.startswith("x-")
-
-
-def _forbidden_pattern(schema: object) -> str | None:
-    """P when `schema` (a `not`) is {"type": "string", "pattern": P}: strings must not contain a match of P."""
-    if not isinstance(schema, dict):
-        return None
-    keywords = {k: v for k, v in schema.items() if not _annotation(k)}
-    if keywords.keys() != {"type", "pattern"} or keywords["type"] != "string":
-        return None
-    return str(keywords["pattern"])
+    raise Unsupported
 
 
 def _string(

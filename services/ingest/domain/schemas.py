@@ -28,7 +28,8 @@ from jsonschema.exceptions import SchemaError
 
 from services.common.envelope import EVENT_TYPES
 from services.common.resources import schemas_dir
-from services.ingest.domain.fast_check import Check, compile_check
+from services.ingest.domain.check_source import Check
+from services.ingest.domain.fast_check import compile_check
 from services.ingest.domain.timestamps import is_rfc3339
 
 Schema = Mapping[str, Any]

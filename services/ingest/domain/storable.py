@@ -38,19 +38,19 @@ _KEY_REASON = "has a key containing a NUL character (\\u0000), which PostgreSQL 
 
 
 def check_storable(
-    occurred_at: object, properties: object, window: TimeWindow
+    occurred_at: object, properties: object, encoded: bytes | None, window: TimeWindow
 ) -> tuple[datetime | None, int, list[Problem]]:
     """What PostgreSQL could not store of an item's occurred_at (its offset, the window) and properties (NUL).
 
-    Returns occurred_at parsed (None when it is no RFC 3339 date-time: the schema reports that), the length of
-    `properties` as JSON, and the problems. A plain tuple: this runs for every event."""
+    `encoded` is `properties_json(properties)` for an object (the caller has it already). Returns occurred_at
+    parsed (None when it is no RFC 3339 date-time: the schema reports that), the length of `properties` as
+    JSON, and the problems. A plain tuple: this runs for every event."""
     problems: list[Problem] = []
     parsed = parse_rfc3339(occurred_at) if isinstance(occurred_at, str) else None
     if isinstance(occurred_at, str) and parsed is not None and (reason := window.problem(occurred_at)):
         problems.append(Problem("occurred_at", reason))
     if not isinstance(properties, dict):  # the schema reports it
         return parsed, 0, problems
-    encoded = properties_json(properties)
     if encoded is None:
         problems.append(Problem("properties", "holds a value JSON cannot carry"))
         return parsed, 0, problems

@@ -27,7 +27,7 @@ from services.ingest.domain.personal_data import PersonalDataGuard
 from services.ingest.domain.problems import Problem
 from services.ingest.domain.schema_errors import schema_problems
 from services.ingest.domain.schemas import Validators
-from services.ingest.domain.storable import check_storable, size_problem
+from services.ingest.domain.storable import check_storable, properties_json, size_problem
 from services.ingest.domain.time_window import TimeWindow
 
 MAX_DEPTH = 32  # nesting of objects/arrays in properties (the Kafka encoder, orjson, stops at 254)
@@ -104,16 +104,21 @@ class EventValidator:
     def _judge_object(
         self, item: dict[str, Any], source: str, received_at: datetime, window: TimeWindow
     ) -> Event | list[Problem]:
-        if _deeper_than(item.get("properties"), MAX_DEPTH):
+        event_type, properties = item.get("type"), item.get("properties", {})
+        # orjson writes properties once, in C, for the storable checks and the size; it stops at 254 levels
+        # (None then), and its brackets bound the nesting, so the walk below runs only for deep objects.
+        encoded = properties_json(properties) if isinstance(properties, dict) else None
+        if (encoded is None or not _shallow(encoded, MAX_DEPTH)) and _deeper_than(properties, MAX_DEPTH):
             return [Problem("properties", f"is nested more than {MAX_DEPTH} levels deep")]
         envelope = self._validators.envelope
         problems = [] if envelope.is_valid(item) else schema_problems(envelope.validator.iter_errors(item))
-        event_type, properties = item.get("type"), item.get("properties", {})
         type_schema = self._validators.by_type.get(event_type) if isinstance(event_type, str) else None
         if type_schema is not None and isinstance(properties, dict) and not type_schema.is_valid(properties):
             problems += schema_problems(type_schema.validator.iter_errors(properties), ("properties",))
         problems += self._personal_data.problems(event_type, item.get("lead_id"), item.get("anonymous_id"), properties)
-        occurred_at, properties_bytes, storable_problems = check_storable(item.get("occurred_at"), properties, window)
+        occurred_at, properties_bytes, storable_problems = check_storable(
+            item.get("occurred_at"), properties, encoded, window
+        )
         problems += storable_problems
         if problems:
             return problems
@@ -137,6 +142,12 @@ class EventValidator:
         )
         too_large = size_problem(event, properties_bytes, self._max_event_bytes)
         return event if too_large is None else [too_large]
+
+
+def _shallow(encoded: bytes, limit: int) -> bool:
+    """Whether JSON text nests at most `limit` levels, told by its brackets: each level opens one, and one in a
+    string only adds to the count (two C scans; False means "maybe deeper", not "deeper")."""
+    return encoded.count(b"{") + encoded.count(b"[") <= limit
 
 
 def _deeper_than(value: object, limit: int) -> bool:

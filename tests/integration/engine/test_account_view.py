@@ -3,10 +3,10 @@ moved to another account is not in its group; a merged person appears once; unkn
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import httpx
+from msgspec.structs import replace
 
 from tests.integration.engine.conftest import Producer, envelope
 from tests.stack import eventually

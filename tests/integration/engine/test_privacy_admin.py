@@ -4,10 +4,10 @@ data key; the backfill keys the leads stored before sealing, and resumes."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import httpx
+import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -45,7 +45,7 @@ async def two_leads(producer: Producer, settings: EngineSettings, client: httpx.
     hashed = email_hash("ichiro@example.jp", settings.hash_key)
     form = envelope("f1", "form_submitted", AT, anonymous_id="a1", lead_id="L1", form_id="demo")
     await producer.send(
-        [dataclasses.replace(form, email_hash=hashed), envelope("f2", "lead_accepted", AT, lead_id="L2")]
+        [msgspec.structs.replace(form, email_hash=hashed), envelope("f2", "lead_accepted", AT, lead_id="L2")]
     )
 
     async def stored() -> bool:

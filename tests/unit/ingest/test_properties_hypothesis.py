@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from services.common.envelope import EVENT_TYPES
 from services.common.limits import MAX_AMOUNT, MAX_UTC_OFFSET
-from services.ingest.domain.fast_check import compile_check
+from services.ingest.domain.fast_check import compile_check, compile_closures
 from services.ingest.domain.schemas import Validators, default_schemas_dir, load_validators
 from services.ingest.domain.segment import map_segment_call
 from services.ingest.domain.timestamps import is_rfc3339
@@ -85,7 +85,38 @@ def instance_for(draw: st.DrawFn, name: str) -> Any:
 def test_the_fast_check_answers_exactly_as_jsonschema(data: st.DataObject, name: str) -> None:
     compiled = VALIDATORS.envelope if name == "envelope" else VALIDATORS.by_type[name]
     instance = data.draw(instance_for(name))
-    assert compiled.is_valid(instance) == compiled.validator.is_valid(instance), instance
+    closures = compile_closures(compiled.schema, {"date-time": is_rfc3339})
+    assert closures is not None
+    assert compiled.is_valid(instance) == closures(instance) == compiled.validator.is_valid(instance), instance
+
+
+NESTED = {
+    "type": "object",
+    "properties": {
+        "a": {
+            "properties": {
+                "b": {
+                    "type": "object",
+                    "required": ["c"],
+                    "properties": {"c": {"type": ["integer", "null"], "minimum": 1}},
+                }
+            },
+            "anyOf": [{"required": ["b"]}, {"type": "array"}],
+        },
+        "b": {"not": {"enum": ["x"]}, "maxLength": 2},
+    },
+    "additionalProperties": {"properties": {"c": {"type": "string"}}, "additionalProperties": False},
+}
+nested_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abcx"), inner, max_size=3)
+)
+
+
+@given(instance=nested_values)
+def test_the_fast_check_of_nested_objects_answers_as_jsonschema(instance: Any) -> None:
+    fast, closures = compile_check(NESTED, {}), compile_closures(NESTED, {})
+    assert fast is not None and closures is not None
+    assert fast(instance) == closures(instance) == Draft202012Validator(NESTED).is_valid(instance), instance
 
 
 @given(instance=json_values)
@@ -95,9 +126,9 @@ def test_the_fast_check_of_combinators_answers_as_jsonschema(instance: Any) -> N
         "not": {"type": "boolean"},
         "allOf": [{"additionalProperties": {"type": "string"}}],
     }
-    fast = compile_check(schema, {"date-time": is_rfc3339})
-    assert fast is not None
-    assert fast(instance) == Draft202012Validator(schema).is_valid(instance)
+    fast, closures = compile_check(schema, {"date-time": is_rfc3339}), compile_closures(schema, {})
+    assert fast is not None and closures is not None
+    assert fast(instance) == closures(instance) == Draft202012Validator(schema).is_valid(instance)
 
 
 def test_an_unknown_keyword_falls_back_to_jsonschema() -> None:

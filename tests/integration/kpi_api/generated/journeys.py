@@ -14,9 +14,11 @@ order. What the model does with the events is not decided here: `simulation.py` 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+import msgspec
 
 from services.common.envelope import Event
 
@@ -98,5 +100,5 @@ def late_and_duplicated(rng: random.Random, sent: list[Event]) -> list[Event]:
             events[i], events[i + 1] = b, a
     for i in range(len(events) - 1, -1, -1):
         if rng.random() < 0.04:
-            events.insert(rng.randrange(i + 1, len(events) + 1), replace(events[i]))
+            events.insert(rng.randrange(i + 1, len(events) + 1), msgspec.structs.replace(events[i]))
     return events
