@@ -3,8 +3,8 @@ them) and their identities, then take the person out of the store while every st
 
 What goes: the identity index rows, the identities in the snapshots and in the stored IdentityLinked and
 LeadsMerged events (values read "erased"), the CRM ids the dispatcher keeps and those in its webhook bodies, the
-lead events it set aside unread, the connector ledger's rows of the leads' events. The same `erase_store` runs on a replay's scratch store, so a
-replay after an erasure still matches live.
+lead events it set aside unread, the connector ledger's rows of the leads' events. The same `erase_store` runs
+on a replay's scratch store, so a replay after an erasure still matches live.
 """
 
 from __future__ import annotations
