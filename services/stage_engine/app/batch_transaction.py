@@ -68,16 +68,17 @@ class BatchTransaction:
         # every event's identities are looked up with the claim (one round trip); a duplicate's are not used
         extras = {event_id: email_identities(event, self._email_key) for event_id, event in events.items()}
         identities = {i for event_id, event in events.items() for i in identities_of(event, extras[event_id])}
-        if previous is not None:
-            # this batch was decoded while the batch in front decided; it carries that batch's outcome
-            await previous.decided.wait()
-            if previous.rolled_back.is_set():
-                raise PredecessorRolledBack()
         async with self._store.transaction() as tx:
-            if previous is not None and previous.in_front_committed is not None:
-                # decoded, and BEGIN sent, meanwhile: it takes no snapshot or lock. From here at most two batches
-                # hold locks, and this one sees everything but the batch in front's writes.
-                await previous.in_front_committed
+            if previous is not None:
+                # decoded, and BEGIN sent, while the batch in front decides (BEGIN takes no snapshot or lock): once
+                # it decided, the claim goes out at once. This batch carries that batch's outcome.
+                await previous.decided.wait()
+                if previous.rolled_back.is_set():
+                    raise PredecessorRolledBack()
+                if previous.in_front_committed is not None:
+                    # from here at most two batches hold locks, and this one sees everything but the batch in
+                    # front's writes
+                    await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
             fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
             todo = [event_id for event_id in first if event_id in fresh]
@@ -92,6 +93,9 @@ class BatchTransaction:
                 raise GoAlone()
             handoff.outcome, handoff.set_asides = outcome, set_asides
             handoff.decided.set()  # the batch behind may start: this one now only writes
+            # a turn for the batch behind to send its claim first: PostgreSQL runs it while this batch builds its
+            # write's documents, instead of after (the event loop would otherwise sit idle during that claim)
+            await asyncio.sleep(0)
 
             async def in_turn() -> None:  # the append waits until the batch in front committed
                 if previous is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.api import accounts, leads, privacy
+from services.stage_engine.app.garbage import settle_garbage_collector
 from services.stage_engine.app.outbox_process import OutboxProcess
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
@@ -26,15 +26,6 @@ from services.stage_engine.app.settings import EngineSettings
 def load_configured_model(settings: EngineSettings) -> StageModel:
     """The deployment's model file, or the shipped one; an invalid file stops the start with line and reason."""
     return model_or_default(settings.stage_model)
-
-
-def _settle_garbage_collector() -> None:
-    """Everything built at start-up (modules, clients, the model) lives as long as the process: `gc.freeze` moves it
-    out of the collector's way, so the full collections that a batch's allocations trigger walk only what the
-    batches create. A larger first generation runs the young collections less often (the batch's objects die
-    young anyway, by reference counting). Memory stays bounded: the collector still runs."""
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
 
 
 def create_app(settings: EngineSettings | None = None, *, publish_lead_events: bool = True) -> FastAPI:
@@ -90,7 +81,7 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
                 if publish_lead_events:
                     outbox = OutboxProcess(settings, registry)
                     tasks.append(asyncio.create_task(outbox.run(), name="outbox-process"))
-            _settle_garbage_collector()
+            settle_garbage_collector()
             try:
                 yield
             finally:

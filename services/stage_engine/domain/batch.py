@@ -11,7 +11,7 @@ refuses is returned in `rejected` with the reason (dead-lettered by the adapter)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.common.envelope import Event
@@ -19,7 +19,7 @@ from services.common.lead_events.events import DomainEvent, IdentityLinked, Lead
 from services.common.stage_model.model_types import StageModel
 from services.stage_engine.domain.activity import ACTIVITY_TYPES, ActivityTally
 from services.stage_engine.domain.decide import decide
-from services.stage_engine.domain.evolve import evolve
+from services.stage_engine.domain.evolve import evolve, fold
 from services.stage_engine.domain.lead import Identity, Lead, event_identities
 from services.stage_engine.domain.merge import decide_merge, merge_order
 
@@ -67,26 +67,30 @@ class BatchApplier:
     def apply(self, event: Event, extra: tuple[Identity, ...]) -> None:
         out, ids = self.outcome, self._ids
         try:
-            changes, lead = _apply_one(event, extra, self._state, ids, self._model)
+            changes, after, lead = _apply_one(event, extra, self._state, ids, self._model)
         except Exception as exc:  # poison never blocks: any failure of one event rejects only that event
             out.rejected.append((event, f"{type(exc).__name__}: {exc}"))
             return
-        for domain_event, lead in changes:
-            self._state[lead.lead_id] = lead
-            out.leads[lead.lead_id] = lead
-            out.appended.append((domain_event, lead.version))
+        for changed in after.values():
+            self._state[changed.lead_id] = changed
+            out.leads[changed.lead_id] = changed
+        out.appended += changes
+        for domain_event, _ in changes:
             if isinstance(domain_event, IdentityLinked):
                 identity = (domain_event.kind, domain_event.value)
-                ids[identity] = lead.lead_id
-                out.new_identities[identity] = lead.lead_id
+                ids[identity] = domain_event.lead_id
+                out.new_identities[identity] = domain_event.lead_id
             elif isinstance(domain_event, LeadsMerged) and domain_event.role == "absorbed":
                 out.repointed[domain_event.absorbed_id] = domain_event.survivor_id
                 for identity, owner in list(ids.items()):
                     if owner == domain_event.absorbed_id:
                         ids[identity] = domain_event.survivor_id
-        out.applied[event.event_id] = changes[-1][1].lead_id if changes else ""
         if changes:
+            lead = after[changes[-1][0].lead_id]  # the lead of the last change, as it is after this envelope
+            out.applied[event.event_id] = lead.lead_id
             out.cause_types[event.event_id] = event.type
+        else:
+            out.applied[event.event_id] = ""
         if event.type in ACTIVITY_TYPES:
             out.activity.add(lead.lead_id, lead.identified, event)
 
@@ -94,16 +98,16 @@ class BatchApplier:
 def _apply_one(
     event: Event,
     extra: tuple[Identity, ...],
-    state: MutableMapping[str, Lead],
+    state: Mapping[str, Lead],
     ids: Mapping[Identity, str],
     model: StageModel,
-) -> tuple[list[tuple[DomainEvent, Lead]], Lead]:
-    """The domain events of one envelope with the lead state after each, and the lead it was applied to in its
-    state after them; raises ValueError to reject it."""
+) -> tuple[list[tuple[DomainEvent, int]], dict[str, Lead], Lead]:
+    """The domain events of one envelope with the stream version each takes, the leads they changed in their
+    state after them, and the lead it was applied to in its state after them; raises ValueError to reject it."""
     owners = sorted({ids[i] for i in identities_of(event, extra) if i in ids})
     found = [_live(state, owner) for owner in owners]
     candidates = list({lead.lead_id: lead for lead in found}.values())
-    changes: list[tuple[DomainEvent, Lead]] = []
+    changes: list[tuple[DomainEvent, int]] = []
     working: dict[str, Lead] = {}
     survivor: Lead | None = None
     for lead in candidates:
@@ -115,13 +119,17 @@ def _apply_one(
             target = first if domain_event.lead_id == first.lead_id else second
             target = working.get(target.lead_id, target)
             working[target.lead_id] = evolve(target, domain_event)
-            changes.append((domain_event, working[target.lead_id]))
+            changes.append((domain_event, working[target.lead_id].version))
         survivor = working[first.lead_id]
-    for domain_event in decide(survivor, event, model, extra_identities=extra):
-        survivor = evolve(survivor, domain_event)
-        changes.append((domain_event, survivor))
+    decided = decide(survivor, event, model, extra_identities=extra)
+    if decided:
+        # one Lead for all of them (they are all the survivor's); each event's version follows the one before
+        version = survivor.version if survivor is not None else 0
+        survivor = fold(decided, survivor)
+        working[survivor.lead_id] = survivor
+        changes += [(domain_event, version + n) for n, domain_event in enumerate(decided, 1)]
     assert survivor is not None, "decide creates a lead when none was found"
-    return changes, survivor
+    return changes, working, survivor
 
 
 def _live(state: Mapping[str, Lead], lead_id: str) -> Lead:

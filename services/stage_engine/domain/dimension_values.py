@@ -20,7 +20,17 @@ Held = tuple[tuple[str, str, str], ...]  # (dimension, value, set at), sorted by
 
 
 def set_at_text(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    """The time as the lead holds it. Remembered for the last time asked: an event's time is asked for by each
+    dimension it competes for and again when its DimensionsSet is applied (it runs for most page views)."""
+    global _last
+    held_at, text = _last  # one tuple, swapped whole: a reader never pairs one time with another's text
+    if held_at is not at:
+        text = at.astimezone(UTC).isoformat(timespec="microseconds")
+        _last = (at, text)
+    return text
+
+
+_last: tuple[datetime | None, str] = (None, "")
 
 
 def observed(held: Held, event: Event, model: StageModel, lead_id: str) -> DimensionsSet | None:

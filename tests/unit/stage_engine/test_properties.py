@@ -17,6 +17,7 @@ from services.common.lead_events.events import DomainEvent, LeadsMerged, Revenue
 from services.common.stage_model.model import DEFAULT_MODEL_PATH, default_model, load_model
 from services.stage_engine.adapters.snapshot_codec import lead_from_dict, lead_from_json, lead_to_dict
 from services.stage_engine.adapters.store_documents import events_document, snapshots_document
+from services.stage_engine.domain.batch import BatchApplier
 from services.stage_engine.domain.decide import decide
 from services.stage_engine.domain.evolve import evolve, fold
 from services.stage_engine.domain.lead import Lead
@@ -201,3 +202,17 @@ def test_merging_two_random_leads(first: list[Event], second: list[Event]) -> No
         "next", "page_viewed", cause.occurred_at, "t", T0, anonymous_id="a-anon", properties={"path": "/"}
     )
     assert decide(merged_survivor, follow_up, MODEL)  # the survivor keeps working
+
+
+@settings(max_examples=200, deadline=None)
+@given(events())
+def test_a_batch_builds_one_lead_per_envelope_equal_to_evolving_event_by_event(sequence: list[Event]) -> None:
+    lead, history = run(sequence)  # decide, then evolve one domain event at a time
+    batch = BatchApplier({}, {}, MODEL)
+    for event in sequence:
+        batch.apply(event, ())
+    outcome = batch.outcome
+    assert not outcome.rejected
+    assert [domain_event for domain_event, _ in outcome.appended] == history
+    assert [version for _, version in outcome.appended] == list(range(1, len(history) + 1))
+    assert outcome.leads == {lead.lead_id: lead}
