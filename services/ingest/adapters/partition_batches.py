@@ -85,7 +85,10 @@ class PartitionBatches:
         try:
             while (entry := self._next(partition)) is not None:
                 builder, outcome = entry
-                builder.close()  # closed batches are sent without lingering: the coalescing was done here
+                # Closed before it is handed over, never left open for later records as `send()` leaves its own:
+                # the producer numbers a batch's records (idempotence) when it takes the batch from its queue, before
+                # it builds the request, and a record appended in between fails the batch (OutOfOrderSequenceNumber).
+                builder.close()
                 try:
                     # waits while the partition's previous batch is still queued in the producer
                     acknowledged = await self._producer.send_batch(builder, self._topic, partition=partition)
