@@ -92,38 +92,13 @@ _NEW_LEAD_DEFAULTS = tuple(f.default for f in fields(Lead)[2:])
 
 # Each slot's descriptor: setting through it is what a frozen dataclass's `__init__` does, without looking the
 # field up by name on every call (Lead has no `__post_init__`, so the object built is the same).
-(
-    _set_lead_id,
-    _set_created_at,
-    _set_version,
-    _set_stage,
-    _set_stage_entered_at,
-    _set_score,
-    _set_score_at_stage_entry,
-    _set_identities,
-    _set_divisions,
-    _set_sla_due_at,
-    _set_sla_met_at,
-    _set_merged_into,
-    _set_dimensions,
-) = (Lead.__dict__[name].__set__ for name in _LEAD_FIELDS)
+_SETTERS = tuple(Lead.__dict__[name].__set__ for name in _LEAD_FIELDS)
 
 
 def _build(s: list[Any]) -> Lead:
     lead: Lead = object.__new__(Lead)
-    _set_lead_id(lead, s[LEAD_ID])
-    _set_created_at(lead, s[CREATED_AT])
-    _set_version(lead, s[VERSION])
-    _set_stage(lead, s[STAGE])
-    _set_stage_entered_at(lead, s[STAGE_ENTERED_AT])
-    _set_score(lead, s[SCORE])
-    _set_score_at_stage_entry(lead, s[SCORE_AT_STAGE_ENTRY])
-    _set_identities(lead, s[IDENTITIES])
-    _set_divisions(lead, s[DIVISIONS])
-    _set_sla_due_at(lead, s[SLA_DUE_AT])
-    _set_sla_met_at(lead, s[SLA_MET_AT])
-    _set_merged_into(lead, s[MERGED_INTO])
-    _set_dimensions(lead, s[DIMENSIONS])
+    for set_field, value in zip(_SETTERS, s, strict=True):
+        set_field(lead, value)
     return lead
 
 
