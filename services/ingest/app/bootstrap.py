@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 
+from services.common.garbage import tuned_gc
 from services.common.keys import KeyStore
 from services.common.observability import new_registry
 from services.common.personal.person_keys import PersonKeys
@@ -30,7 +31,7 @@ from services.ingest.api.deadline import Deadline
 from services.ingest.api.errors import RequestRefused, error_body, refused_handler
 from services.ingest.api.openapi import install_openapi
 from services.ingest.app.connector_intake import ConnectorIntake, ConnectorMetrics
-from services.ingest.app.gc_tuning import tuned_gc
+from services.ingest.app.gc_tuning import YOUNG_THRESHOLD
 from services.ingest.app.intake import Intake
 from services.ingest.app.sealer import Sealer, personal_marks
 from services.ingest.app.settings import IngestSettings
@@ -84,7 +85,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             app.state.checks = standard_checks(settings, engine)
             app.state.library = _library(settings)
             try:
-                with tuned_gc():
+                with tuned_gc(YOUNG_THRESHOLD):
                     yield
             finally:
                 await publisher.close()

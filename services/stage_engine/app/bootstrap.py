@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from services.common.garbage import tuned_gc
 from services.common.loop_health import LoopHealth
 from services.common.observability import new_registry
 from services.common.service import database, key_store, service_app, standard_checks, stop_tasks
@@ -17,7 +18,7 @@ from services.stage_engine.adapters.consumer import EventsConsumer
 from services.stage_engine.adapters.dead_letters import DeadLetters
 from services.stage_engine.adapters.store import EventStore
 from services.stage_engine.api import accounts, leads, privacy
-from services.stage_engine.app.garbage import settle_garbage_collector
+from services.stage_engine.app.garbage import YOUNG_THRESHOLD
 from services.stage_engine.app.outbox_process import OutboxProcess
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
@@ -81,9 +82,9 @@ def create_app(settings: EngineSettings | None = None, *, publish_lead_events: b
                 if publish_lead_events:
                     outbox = OutboxProcess(settings, registry)
                     tasks.append(asyncio.create_task(outbox.run(), name="outbox-process"))
-            settle_garbage_collector()
             try:
-                yield
+                with tuned_gc(YOUNG_THRESHOLD):
+                    yield
             finally:
                 await stop_tasks(tasks)
                 await store.close()

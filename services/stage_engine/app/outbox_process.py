@@ -26,10 +26,11 @@ import sys
 import uvloop
 from prometheus_client import CollectorRegistry, Gauge
 
+from services.common.garbage import tuned_gc
 from services.common.observability import configure_logging
 from services.common.service import database
 from services.stage_engine.adapters.outbox import OutboxPublisher
-from services.stage_engine.app.garbage import settle_garbage_collector
+from services.stage_engine.app.garbage import YOUNG_THRESHOLD
 from services.stage_engine.app.settings import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,10 @@ def main() -> None:
     settings = pickle.loads(sys.stdin.buffer.read())  # from the engine that started this process
     assert isinstance(settings, EngineSettings)
     configure_logging(settings.log_level)
-    settle_garbage_collector()
     # uvloop, like the engine's own loop (uvicorn picks it): its sockets and callbacks cost the publisher less CPU
     # per row, and that CPU is taken from the engine and PostgreSQL on the same machine.
-    uvloop.run(_publish(settings))
+    with tuned_gc(YOUNG_THRESHOLD):
+        uvloop.run(_publish(settings))
 
 
 async def _publish(settings: EngineSettings) -> None:
