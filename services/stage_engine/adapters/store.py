@@ -111,8 +111,8 @@ class StoreTransaction:
             snapshots = [lead for lead in snapshots if lead.lead_id in changed_in_front]
             if early:
                 await self.conn.execute(WRITE_SNAPSHOTS, snapshots_document(early))
-        if before_append is not None:
-            await before_append()
+        # Every document is built before the wait: from the front's commit to this batch's last statement is
+        # the serial part of the pipeline, and building them there cost ~4 ms of ~50 per batch.
         survivors = _final_survivors(outcome.repointed)
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
         append = (list(survivors), list(survivors.values()), group_id, topics, partitions, next_offsets, APPEND_LOCK)
@@ -121,7 +121,10 @@ class StoreTransaction:
         events = events_document(outcome.appended, outcome.cause_types)
         written = (snapshots_document(snapshots), *append, events, len(outcome.appended))
         activity = activity_document(outcome.activity.rows(survivors))
-        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners_document(identities), activity)
+        owners = owners_document(identities)
+        if before_append is not None:
+            await before_append()
+        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners, activity)
         if inserted != len(identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
