@@ -8,9 +8,12 @@ it) and N never waits for a lock N+1 holds. N+1 starts only once N has decided, 
 back, N+1 rolls back too (N's retry may need the leads N+1 locked) and retries after N committed.
 
 N's outcome is handed over with it: N+1 takes the leads N changed and the identities N created from it (they
-are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again). It
-writes only if the attempt of N that committed is the one whose outcome it used. A change by another engine
-to one of those leads after N committed fails N+1's append on the (lead, version) key; the batch is retried.
+are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again), and
+the leads N locked without changing them (locking them again would wait for N's commit). It writes only if
+the attempt of N that committed is the one whose outcome it used. A change by another engine to one of those
+leads after N committed fails N+1's append on the (lead, version) key; the batch is retried, taking every lead
+from the store. A lead N+1 takes from N and does not change is passed on to nobody: the batch behind N+1
+locks it itself.
 
 A batch the store refuses because of one of its events is taken apart and committed piece by piece, alone
 (`app/processor.py`): it counts as rolled back, so N+1 waits until all of N's pieces committed and then goes
@@ -23,6 +26,7 @@ import asyncio
 from typing import Any
 
 from services.stage_engine.domain.batch import BatchOutcome
+from services.stage_engine.domain.lead import Lead
 
 
 class PredecessorRolledBack(Exception):
@@ -37,6 +41,8 @@ class Handoff:
         self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
         self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`
+        # The leads the current attempt locked or changed, in their state after it, set before `decided`.
+        self.held: dict[str, Lead] = {}
         self.set_asides = 0  # events the current attempt sets aside (the batch behind counts them for the brake)
         # Once the batch is taken apart: how many of its records are committed (a retry goes on from there).
         self.alone_from: int | None = None

@@ -91,13 +91,13 @@ class StoreTransaction:
         group_id: str,
         offsets: Mapping[TopicPartition, int],
         before_append: Callable[[], Awaitable[None]] | None = None,
-        changed_in_front: Collection[str] = (),
+        held_in_front: Collection[str] = (),
         front_committed: bool = True,
     ) -> None:
         """While the batch in front may not have committed (not `front_committed`), the snapshots of the leads
-        it did not change (not in `changed_in_front`) are written first, to shorten what is serial between
-        batches. Then `before_append` runs (the consumer's pipelining waits there for the batch in front to
-        commit), and one statement writes the rest: the other snapshots, the new identities, the merges'
+        it does not hold (not in `held_in_front`: it neither locked nor changed them) are written first, to
+        shorten what is serial between batches. Then `before_append` runs (the consumer's pipelining waits there
+        for the batch in front to commit), and one statement writes the rest: the other snapshots, the new identities, the merges'
         re-pointing (it also sees identities the batch in front wrote), the consumer offsets (`GREATEST`: a late
         writer never moves an offset back), the append and the page and screen views (`lead_activity`).
 
@@ -107,8 +107,8 @@ class StoreTransaction:
         close a cycle PostgreSQL cannot detect (`docs/engine.md`, "Lock waits")."""
         snapshots: list[Lead] = list(outcome.leads.values())  # the ones written with the append
         if not front_committed:
-            early = [lead for lead in snapshots if lead.lead_id not in changed_in_front]
-            snapshots = [lead for lead in snapshots if lead.lead_id in changed_in_front]
+            early = [lead for lead in snapshots if lead.lead_id not in held_in_front]
+            snapshots = [lead for lead in snapshots if lead.lead_id in held_in_front]
             if early:
                 await self.conn.execute(WRITE_SNAPSHOTS, snapshots_document(early))
         # Every document is built before the wait: from the front's commit to this batch's last statement is

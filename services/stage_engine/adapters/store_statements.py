@@ -76,7 +76,7 @@ _APPEND_PARAMS = dict(
     n="$10",
 )
 
-# The snapshots ($1) of the leads the batch in front did not change, written while that batch may not have
+# The snapshots ($1) of the leads the batch in front does not hold, written while that batch may not have
 # committed yet (see `StoreTransaction.write`). New identities are not written here: a batch waiting for the
 # one in front must hold no lock another engine's writing statement can wait for (`docs/engine.md`, "Lock waits").
 WRITE_SNAPSHOTS = _SNAPSHOTS.format(p="$1")

@@ -4,7 +4,7 @@ places and the consumer offsets. `app/processor.py` decides what to retry, take 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,9 +80,10 @@ class BatchTransaction:
                     # front's writes
                     await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
-            fresh, owners, loaded = await tx.claim([*first, *places], identities, carried.leads if carried else ())
+            held_in_front = previous.held if previous is not None else {}
+            fresh, owners, loaded = await tx.claim([*first, *places], identities, held_in_front.keys())
             todo = [event_id for event_id in first if event_id in fresh]
-            leads = await _leads(tx, identities, owners, loaded, carried)
+            leads = await _leads(tx, identities, owners, loaded, carried, held_in_front)
             applied = [(events[event_id], extras[event_id]) for event_id in todo]
             outcome = await _apply(applied, leads, owners, self._model)
             refused = {event.event_id: reason for event, reason in outcome.rejected}
@@ -92,6 +93,10 @@ class BatchTransaction:
             if set_asides and brake_near is not None and brake_near(set_asides + in_front):
                 raise GoAlone()
             handoff.outcome, handoff.set_asides = outcome, set_asides
+            # the leads this transaction locked, in their state after it: the batch behind takes them from here
+            # rather than wait for this commit to lock them itself
+            handoff.held = {lead_id: lead for lead_id, lead in leads.items() if lead_id not in held_in_front}
+            handoff.held.update(outcome.leads)
             handoff.decided.set()  # the batch behind may start: this one now only writes
             # a turn for the batch behind to send its claim first: PostgreSQL runs it while this batch builds its
             # write's documents, instead of after (the event loop would otherwise sit idle during that claim)
@@ -101,10 +106,9 @@ class BatchTransaction:
                 if previous is not None:
                     await previous.wait_committed(carried)
 
-            changed_in_front = carried.leads.keys() if carried else ()
             front_committed = previous is None or previous.committed.done()
             offsets = next_offsets(items)
-            await tx.write(outcome, self._group_id, offsets, in_turn, changed_in_front, front_committed)
+            await tx.write(outcome, self._group_id, offsets, in_turn, held_in_front.keys(), front_committed)
             # a duplicate: its id was taken before (or earlier in the batch), or its place was set aside before
             tally = Tally(applied=len(todo) - len(refused), duplicate=len(items) - len(todo) - len(unreadable))
             if set_asides:
@@ -169,11 +173,11 @@ async def _leads(
     owners: dict[Identity, str],
     loaded: dict[str, Lead],
     carried: BatchOutcome | None,
+    in_front: Mapping[str, Lead],
 ) -> dict[str, Lead]:
     """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batch
-    in front (not committed yet) changed from its outcome, the rest from the store; `owners` is overlaid with
+    in front (not committed yet) holds from it (`in_front`), the rest from the store; `owners` is overlaid with
     the identities of `identities` that batch created (`adapters/batch_handoff.py`)."""
-    in_front = carried.leads if carried is not None else {}
     if carried is not None:
         owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
     leads, asked = dict(loaded), set(loaded)

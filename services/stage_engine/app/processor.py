@@ -87,6 +87,9 @@ class BatchProcessor:
             except CONFLICTS as exc:
                 handoff.rolled_back.set()
                 await self._conflict(attempt, exc)
+                if previous is not None:  # the leads it handed over may be what another engine changed since
+                    await previous.committed
+                    previous = None
             except Exception as exc:
                 handoff.rolled_back.set()
                 if not isinstance(exc, GoAlone) and not caused_by_an_event(exc):

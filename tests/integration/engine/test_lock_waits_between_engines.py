@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
+import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
@@ -20,7 +22,7 @@ from services.common.stage_model.model import default_model
 from services.stage_engine.adapters.batch_handoff import Handoff
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
-from services.stage_engine.adapters.store import EventStore
+from services.stage_engine.adapters.store import EventStore, StoreTransaction
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
 from services.stage_engine.domain.batch import BatchOutcome
@@ -94,6 +96,48 @@ async def test_a_batch_waiting_longer_than_the_lock_timeout_rolls_back_and_is_re
     async with engine.connect() as conn:
         stage = await conn.scalar(text("SELECT state->>'stage' FROM lead_snapshots"))
     assert stage == "sal"
+
+
+async def test_a_batch_takes_a_lead_the_batch_in_front_locked_without_waiting_for_its_commit(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the batch in front locks the lead and changes nothing (a custom event no rule scores); the batch behind
+    # scores the same lead: it must decide while the batch in front still holds its lock, not after the commit
+    await producer.send(
+        [
+            envelope("v1", "page_viewed", "2026-10-01T09:00:00+00:00", anonymous_id="c-1", path="/a"),
+            envelope("t1", "tracked", "2026-10-01T09:01:00+00:00", anonymous_id="c-1", name="played video"),
+            envelope("v2", "page_viewed", "2026-10-01T09:02:00+00:00", anonymous_id="c-1", path="/b"),
+        ]
+    )
+    records = await _records(engine_settings, 3)
+    processor = _processor(engine, engine_settings)
+    await processor.process([records["v1"]])
+
+    gate, write = asyncio.Event(), StoreTransaction.write
+
+    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
+        if "t1" in outcome.applied:  # the batch in front writes (and commits) only once the gate opens
+            await gate.wait()
+        await write(tx, outcome, *args, **kwargs)
+
+    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    in_front = Handoff()
+    behind = Handoff(in_front)
+    batch_in_front = asyncio.create_task(processor.process([records["t1"]], None, in_front))
+    await asyncio.wait_for(in_front.decided.wait(), 10)
+    batch_behind = asyncio.create_task(processor.process([records["v2"]], in_front, behind))
+    try:
+        await asyncio.wait_for(behind.decided.wait(), 10)
+        assert not batch_in_front.done()
+    finally:
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(batch_in_front, batch_behind), 30)
+
+    async with engine.connect() as conn:
+        lead = (await conn.execute(text("SELECT version, state->>'score' FROM lead_snapshots"))).one()
+        causes = (await conn.execute(text("SELECT cause_event_id FROM lead_events ORDER BY position"))).scalars()
+        assert (lead[0], lead[1], list(causes)) == (5, "2", ["v1", "v1", "v1", "v1", "v2"])
 
 
 def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
