@@ -97,9 +97,10 @@ class StoreTransaction:
         """While the batch in front may not have committed (not `front_committed`), the snapshots of the leads
         it does not hold (not in `held_in_front`: it neither locked nor changed them) are written first, to
         shorten what is serial between batches. Then `before_append` runs (the consumer's pipelining waits there
-        for the batch in front to commit), and one statement writes the rest: the other snapshots, the new identities, the merges'
-        re-pointing (it also sees identities the batch in front wrote), the consumer offsets (`GREATEST`: a late
-        writer never moves an offset back), the append and the page and screen views (`lead_activity`).
+        for the batch in front to commit), and one statement writes the rest: the other snapshots, the new
+        identities, the merges' re-pointing (it also sees identities the batch in front wrote), the consumer
+        offsets (`GREATEST`: a late writer never moves an offset back), the append and the page and screen views
+        (`lead_activity`).
 
         Nothing the batch in front writes is written before it committed, so it never waits for a lock this
         batch holds. Nothing another engine's final statement can wait for (identities, the append lock,
