@@ -12,17 +12,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?",
-    re.ASCII,
-)
-
-
-# The same shape with the offset required, and no group: the check every timestamp goes through.
-_RFC3339_WITH_OFFSET = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})",
-    re.ASCII,
-)
+_DATE_TIME = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"
+_OFFSET = r"(?:[Zz]|[+-]\d{2}:\d{2})"
+_RFC3339 = re.compile(f"{_DATE_TIME}(?P<offset>{_OFFSET})?", re.ASCII)
+# The offset required, and no group: the check every timestamp goes through.
+_RFC3339_WITH_OFFSET = re.compile(_DATE_TIME + _OFFSET, re.ASCII)
 
 
 def parse_rfc3339(value: str) -> datetime | None:

@@ -10,6 +10,7 @@ it. Showing the same value again changes nothing. A merge keeps, per dimension, 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from services.common.envelope import Event
 from services.common.lead_events.events import DimensionsSet
@@ -19,18 +20,12 @@ from services.common.stage_model.model_types import StageModel
 Held = tuple[tuple[str, str, str], ...]  # (dimension, value, set at), sorted by dimension
 
 
+@lru_cache(maxsize=1)
 def set_at_text(at: datetime) -> str:
     """The time as the lead holds it. Remembered for the last time asked: an event's time is asked for by each
-    dimension it competes for and again when its DimensionsSet is applied (it runs for most page views)."""
-    global _last
-    held_at, text = _last  # one tuple, swapped whole: a reader never pairs one time with another's text
-    if held_at is not at:
-        text = at.astimezone(UTC).isoformat(timespec="microseconds")
-        _last = (at, text)
-    return text
-
-
-_last: tuple[datetime | None, str] = (None, "")
+    dimension it competes for and again when its DimensionsSet is applied (it runs for most page views); equal
+    aware times are the same instant, so they share one text."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def observed(held: Held, event: Event, model: StageModel, lead_id: str) -> DimensionsSet | None:
