@@ -1,7 +1,7 @@
 """The SQL that adds a batch's page and screen views to `lead_activity`: common table expressions of the batch's
 last statement (`store_statements.WRITE_ALL`), so counting views costs no round trip of its own.
 
-In: {rows}, the batch's counters as `[[lead_id, kind, phase, key, campaign, views, first_seen, last_seen], ...]`
+In: {rows}, the batch's counters (jsonb) as `[[lead_id, kind, phase, key, campaign, views, first_seen, last_seen], ...]`
 (on the final survivor of any lead absorbed in the batch); {absorbed}/{survivor}, the merges of the batch. The
 rows of an absorbed lead are deleted and added to its survivor's. Per (lead, kind, phase) at most {cap} rows are
 kept: when the batch could pass that, the rows already stored and then the most viewed new ones are kept, and
@@ -18,7 +18,7 @@ _KEY = "lead_id, kind, phase, key, campaign"
 ACTIVITY = (
     "activity_in AS (SELECT r->>0 AS lead_id, r->>1 AS kind, r->>2 AS phase, r->>3 AS key, r->>4 AS campaign, "
     "(r->>5)::bigint AS views, (r->>6)::timestamptz AS first_seen, (r->>7)::timestamptz AS last_seen "
-    "FROM jsonb_array_elements({rows}::text::jsonb) r), "
+    "FROM jsonb_array_elements({rows}) r), "
     "activity_moved AS (DELETE FROM lead_activity a "
     "USING unnest({absorbed}::text[], {survivor}::text[]) AS m(absorbed, survivor) WHERE a.lead_id = m.absorbed "
     "RETURNING m.survivor AS lead_id, a.kind, a.phase, a.key, a.campaign, a.views, a.first_seen, a.last_seen), "

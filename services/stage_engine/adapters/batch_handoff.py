@@ -23,10 +23,16 @@ alone too. A batch that stops the loop (the set-aside brake) fails `committed`, 
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.lead import Lead
+
+
+def new_token() -> int:
+    """A bigint advisory lock key of one attempt: random, so engines never share one."""
+    return random.getrandbits(63)
 
 
 class PredecessorRolledBack(Exception):
@@ -41,6 +47,9 @@ class Handoff:
         self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
         self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`
+        # The current attempt's token, an advisory lock its transaction holds from its claim to its end: the batch
+        # behind waits for it in PostgreSQL before its append (`StoreTransaction.write`). Set before `decided`.
+        self.token: int | None = None
         # The leads the current attempt locked or changed, in their state after it, set before `decided`.
         self.held: dict[str, Lead] = {}
         self.set_asides = 0  # events the current attempt sets aside (the batch behind counts them for the brake)

@@ -7,7 +7,8 @@ the appended domain events and the consumer offsets. Set-based statements (unnes
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -23,7 +24,12 @@ from services.stage_engine.adapters.store_documents import (
     snapshots_document,
 )
 from services.stage_engine.adapters.store_errors import IdentityRace
-from services.stage_engine.adapters.store_statements import CLAIM, SET_ASIDE, WRITE_ALL, WRITE_SNAPSHOTS
+from services.stage_engine.adapters.store_statements import (
+    CLAIM,
+    CREATE_WRITE_BATCH,
+    SET_ASIDE,
+    WRITE_BATCH,
+)
 from services.stage_engine.domain.batch import BatchOutcome
 from services.stage_engine.domain.lead import Identity, Lead
 
@@ -43,14 +49,15 @@ class StoreTransaction:
         self.conn = conn
 
     async def claim(
-        self, event_ids: list[str], identities: Iterable[Identity], not_loading: Iterable[str] = ()
+        self, token: int, event_ids: list[str], identities: Iterable[Identity], not_loading: Iterable[str] = ()
     ) -> tuple[set[str], dict[Identity, str], dict[str, Lead]]:
-        """One round trip: records the ids as taken, looks the identities up, locks and loads the leads they
-        point at (sorted, like `leads`; not those in `not_loading`). Returns the ids not taken before
-        (duplicates are skipped), identity -> lead for the identities already known, and the leads loaded
-        (those they were merged into are not followed here: see `leads`)."""
+        """One round trip: takes the batch's `token` (an advisory lock to the end of the transaction: the batch
+        behind waits for it before its append, see `write`), records the ids as taken, looks the identities up,
+        locks and loads the leads they point at (sorted, like `leads`; not those in `not_loading`). Returns the
+        ids not taken before (duplicates are skipped), identity -> lead for the identities already known, and the
+        leads loaded (those they were merged into are not followed here: see `leads`)."""
         rows = await self.conn.fetch(
-            CLAIM, array_document(event_ids), array_document(identities), array_document(not_loading)
+            CLAIM, array_document(event_ids), array_document(identities), array_document(not_loading), token
         )
         fresh, owners, leads = set(), {}, {}
         for what, a, b, c in rows:
@@ -58,8 +65,9 @@ class StoreTransaction:
                 fresh.add(a)
             elif what == 1:
                 owners[(b, c)] = a
-            else:  # as text, parsed by msgspec into the Lead (the dialect's jsonb codec, json.loads, is far slower)
+            elif what == 2:  # as text, parsed by msgspec (the dialect's jsonb codec, json.loads, is far slower)
                 leads[a] = lead_from_json(b)
+            # what == 3: the token's row
         return fresh, owners, leads
 
     async def set_aside(self, claimed: Collection[str], places: Collection[str]) -> set[str]:
@@ -90,42 +98,45 @@ class StoreTransaction:
         outcome: BatchOutcome,
         group_id: str,
         offsets: Mapping[TopicPartition, int],
-        before_append: Callable[[], Awaitable[None]] | None = None,
+        front_token: int | None = None,
         held_in_front: Collection[str] = (),
-        front_committed: bool = True,
     ) -> None:
-        """While the batch in front may not have committed (not `front_committed`), the snapshots of the leads
-        it does not hold (not in `held_in_front`: it neither locked nor changed them) are written first, to
-        shorten what is serial between batches. Then `before_append` runs (the consumer's pipelining waits there
-        for the batch in front to commit), and one statement writes the rest: the other snapshots, the new
-        identities, the merges' re-pointing (it also sees identities the batch in front wrote), the consumer
-        offsets (`GREATEST`: a late writer never moves an offset back), the append and the page and screen views
-        (`lead_activity`).
+        """One call, sent at once even while the batch in front still writes (`front_token`: the token it holds
+        until it ends, None when there is none): PostgreSQL parses the documents and writes the snapshots of the
+        leads the batch in front does not hold (not in `held_in_front`: it neither locked nor changed them),
+        then waits for the batch in front to end, takes the append lock and writes the rest in one statement
+        that sees what the batch in front wrote: the other snapshots, the new identities, the merges'
+        re-pointing, the consumer offsets (`GREATEST`: a late writer never moves an offset back), the append
+        and the page and screen views (`lead_activity`). The caller commits only if the batch in front
+        committed (it may have rolled back).
 
-        Nothing the batch in front writes is written before it committed, so it never waits for a lock this
-        batch holds. Nothing another engine's final statement can wait for (identities, the append lock,
-        offsets) is taken before the wait either: an engine waiting on its batch in front while holding one would
-        close a cycle PostgreSQL cannot detect (`docs/engine.md`, "Lock waits")."""
-        snapshots: list[Lead] = list(outcome.leads.values())  # the ones written with the append
-        if not front_committed:
-            early = [lead for lead in snapshots if lead.lead_id not in held_in_front]
-            snapshots = [lead for lead in snapshots if lead.lead_id in held_in_front]
-            if early:
-                await self.conn.execute(WRITE_SNAPSHOTS, snapshots_document(early))
-        # Every document is built before the wait: from the front's commit to this batch's last statement is
-        # the serial part of the pipeline, and building them there cost ~4 ms of ~50 per batch.
+        So the serial part of the pipeline, from the end of the batch in front to this batch's append, holds
+        no round trip and no parsing. Nothing the batch in front writes is written before it ended, so it never
+        waits for a lock this batch holds; and nothing another engine's last statement can wait for
+        (identities, the append lock, offsets) is taken before the wait (`docs/engine.md`, "Lock waits")."""
+        early = [lead for lead in outcome.leads.values() if lead.lead_id not in held_in_front]
+        late = [lead for lead in outcome.leads.values() if lead.lead_id in held_in_front]
         survivors = _final_survivors(outcome.repointed)
         topics, partitions, next_offsets = _columns(((t, p, o) for (t, p), o in offsets.items()), 3)
-        append = (list(survivors), list(survivors.values()), group_id, topics, partitions, next_offsets, APPEND_LOCK)
         # the re-pointing does not see identities inserted by the same statement: they go to the final survivor
         identities = {identity: survivors.get(lead, lead) for identity, lead in outcome.new_identities.items()}
-        events = events_document(outcome.appended, outcome.cause_types)
-        written = (snapshots_document(snapshots), *append, events, len(outcome.appended))
-        activity = activity_document(outcome.activity.rows(survivors))
-        owners = owners_document(identities)
-        if before_append is not None:
-            await before_append()
-        inserted = await self.conn.fetchval(WRITE_ALL, *written, owners, activity)
+        inserted = await self.conn.fetchval(
+            WRITE_BATCH,
+            snapshots_document(early),
+            snapshots_document(late),
+            list(survivors),
+            list(survivors.values()),
+            group_id,
+            topics,
+            partitions,
+            next_offsets,
+            APPEND_LOCK,
+            events_document(outcome.appended, outcome.cause_types),
+            len(outcome.appended),
+            owners_document(identities),
+            activity_document(outcome.activity.rows(survivors)),
+            front_token,
+        )
         if inserted != len(identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")
 
@@ -160,6 +171,7 @@ class EventStore:
         self._engine = engine
         self._keep = keep_connections
         self._idle: list[tuple[AsyncConnection, asyncpg.Connection]] = []
+        self._ready: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()  # those with the write function
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTransaction]:
@@ -167,6 +179,9 @@ class EventStore:
         # statement here goes straight to the driver, so without this each one would autocommit.
         conn, driver = self._idle.pop() if self._idle else await self._checkout()
         try:
+            if driver not in self._ready:  # once per connection (kept ones are reused, the pool's may be too)
+                await driver.execute(CREATE_WRITE_BATCH)
+                self._ready.add(driver)
             async with driver.transaction():
                 yield StoreTransaction(driver)
         except BaseException:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from services.common.envelope import Event
 from services.common.stage_model.model_types import StageModel
-from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack
+from services.stage_engine.adapters.batch_handoff import Handoff, PredecessorRolledBack, new_token
 from services.stage_engine.adapters.store import EventStore, StoreTransaction
 from services.stage_engine.app.batch_items import YIELD_EVERY, Item, next_offsets
 from services.stage_engine.domain.batch import BatchApplier, BatchOutcome, identities_of
@@ -81,7 +81,9 @@ class BatchTransaction:
                     await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
             held_in_front = previous.held if previous is not None else {}
-            fresh, owners, loaded = await tx.claim([*first, *places], identities, held_in_front.keys())
+            front_token = previous.token if previous is not None else None  # of the attempt whose outcome is used
+            handoff.token = new_token()
+            fresh, owners, loaded = await tx.claim(handoff.token, [*first, *places], identities, held_in_front.keys())
             todo = [event_id for event_id in first if event_id in fresh]
             leads = await _leads(tx, identities, owners, loaded, carried, held_in_front)
             applied = [(events[event_id], extras[event_id]) for event_id in todo]
@@ -102,19 +104,16 @@ class BatchTransaction:
             # write's documents, instead of after (the event loop would otherwise sit idle during that claim)
             await asyncio.sleep(0)
 
-            async def in_turn() -> None:  # the append waits until the batch in front committed
-                if previous is not None:
-                    await previous.wait_committed(carried)
-
-            front_committed = previous is None or previous.committed.done()
-            offsets = next_offsets(items)
-            await tx.write(outcome, self._group_id, offsets, in_turn, held_in_front.keys(), front_committed)
+            # sent at once: PostgreSQL waits there for the batch in front to end before the append
+            await tx.write(outcome, self._group_id, next_offsets(items), front_token, held_in_front.keys())
             # a duplicate: its id was taken before (or earlier in the batch), or its place was set aside before
             tally = Tally(applied=len(todo) - len(refused), duplicate=len(items) - len(todo) - len(unreadable))
             if set_asides:
                 await self._set_aside(tx, items, first, unreadable, refused, tally)
             else:
                 tally.runs.append((False, tally.applied))
+            if previous is not None:  # it ended before this batch's append: commit only if it committed what was used
+                await previous.wait_committed(carried)
         return tally
 
     async def _set_aside(

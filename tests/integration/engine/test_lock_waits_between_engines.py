@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import db
 from services.common.stage_model.model import default_model
-from services.stage_engine.adapters.batch_handoff import Handoff
+from services.stage_engine.adapters.batch_handoff import Handoff, new_token
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
 from services.stage_engine.adapters.store import EventStore, StoreTransaction
@@ -43,20 +43,24 @@ async def test_a_writing_batch_never_waits_for_another_engines_batch_that_waits_
     records = await _records(engine_settings, 2)
     engine_1, engine_2 = _processor(engine, engine_settings), _processor(engine, engine_settings)
 
-    # engine 2: batch C in front has decided and is still writing (held here); D behind it decides and waits
+    # engine 2: batch C in front has decided and is still writing (its transaction holds its token, here);
+    # D behind it decides and waits for C's end
     in_front = Handoff()
-    in_front.outcome = BatchOutcome()
+    in_front.outcome, in_front.token = BatchOutcome(), new_token()
     in_front.decided.set()
     behind = Handoff(in_front)
-    batch_d = asyncio.create_task(engine_2.process([records["d1"]], in_front, behind))
-    await asyncio.wait_for(behind.decided.wait(), 10)
-    try:
-        # engine 1's batch A creates the same email identity: it must commit while D waits
-        await asyncio.wait_for(engine_1.process([records["a1"]]), 10)
-        assert not batch_d.done()
-    finally:
-        in_front.commit_done()  # C commits: D writes (and retries: the email is A's lead's now)
-        await asyncio.wait_for(batch_d, 30)
+    async with engine.connect() as batch_c:
+        await batch_c.execute(text("SELECT pg_advisory_xact_lock(:token)"), {"token": in_front.token})
+        batch_d = asyncio.create_task(engine_2.process([records["d1"]], in_front, behind))
+        await asyncio.wait_for(behind.decided.wait(), 10)
+        try:
+            # engine 1's batch A creates the same email identity: it must commit while D waits
+            await asyncio.wait_for(engine_1.process([records["a1"]]), 10)
+            assert not batch_d.done()
+        finally:
+            await batch_c.commit()  # C commits: D writes (and retries: the email is A's lead's now)
+            in_front.commit_done()
+            await asyncio.wait_for(batch_d, 30)
 
     async with engine.connect() as conn:
         owners = (await conn.execute(text("SELECT kind, lead_id FROM lead_identities ORDER BY kind"))).all()
