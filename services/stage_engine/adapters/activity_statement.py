@@ -1,5 +1,5 @@
 """The SQL that adds a batch's page and screen views to `lead_activity`: common table expressions of the batch's
-last statement (`store_statements.WRITE_ALL`), so counting views costs no round trip of its own.
+last statement (`store_statements.CREATE_WRITE_BATCH`), so counting views costs no round trip of its own.
 
 In: {rows}, the batch's counters (jsonb) as `[[lead_id, kind, phase, key, campaign, views, first_seen, last_seen], ...]`
 (on the final survivor of any lead absorbed in the batch); {absorbed}/{survivor}, the merges of the batch. The

@@ -1,11 +1,13 @@
 """How one consumed batch tells the next when it may write: two batches overlap, never their writes.
 
 Batch N+1 runs in a transaction of its own (another connection) while batch N writes and commits: it claims
-its ids, resolves identities, locks and loads its leads (the ones N did not change) and decides. Then it waits
-here until N committed before it writes anything but its claims (identities, snapshots, the append and its
-offsets, one statement), so positions and offsets follow the log (no batch commits before the one in front of
-it) and N never waits for a lock N+1 holds. N+1 starts only once N has decided, and if an attempt of N rolls
-back, N+1 rolls back too (N's retry may need the leads N+1 locked) and retries after N committed.
+its ids, resolves identities, locks and loads its leads (the ones N did not change) and decides. It sends its
+write at once; in PostgreSQL the write waits for N's `token` (an advisory lock N's transaction holds to its
+end) before it writes anything N may write too (identities, the snapshots of N's leads, the append and its
+offsets), and N+1 commits only once N committed (`wait_committed`). So positions and offsets follow the log
+(no batch commits before the one in front of it) and N never waits for a lock N+1 holds. N+1 starts only once
+N has decided, and if an attempt of N rolls back, N+1 rolls back too (N's retry may need the leads N+1 locked)
+and retries after N committed.
 
 N's outcome is handed over with it: N+1 takes the leads N changed and the identities N created from it (they
 are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again), and

@@ -23,6 +23,7 @@ from services.stage_engine.adapters.batch_handoff import Handoff, new_token
 from services.stage_engine.adapters.counted_dead_letters import CountedDeadLetters
 from services.stage_engine.adapters.log_reader import LogReader
 from services.stage_engine.adapters.store import EventStore, StoreTransaction
+from services.stage_engine.adapters.store_errors import IdentityRace
 from services.stage_engine.app.processor import BatchProcessor, EngineMetrics
 from services.stage_engine.app.settings import EngineSettings
 from services.stage_engine.domain.batch import BatchOutcome
@@ -142,6 +143,67 @@ async def test_a_batch_takes_a_lead_the_batch_in_front_locked_without_waiting_fo
         lead = (await conn.execute(text("SELECT version, state->>'score' FROM lead_snapshots"))).one()
         causes = (await conn.execute(text("SELECT cause_event_id FROM lead_events ORDER BY position"))).scalars()
         assert (lead[0], lead[1], list(causes)) == (5, "2", ["v1", "v1", "v1", "v1", "v2"])
+
+
+async def test_the_batch_behind_waits_in_postgresql_for_the_one_in_front_and_rolls_back_with_it(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the batch behind sends its write while the batch in front has not written yet: PostgreSQL holds it until
+    # the batch in front ends; that batch's first attempt then rolls back after writing, and so must the batch
+    # behind, which had used its outcome; both are stored once, in log order
+    await producer.send(
+        [
+            envelope("f1", "form_submitted", "2026-10-01T09:00:00+00:00", lead_id="L1", email="l@example.com"),
+            envelope("f2", "lead_accepted", "2026-10-01T10:00:00+00:00", lead_id="L1"),
+        ]
+    )
+    records = await _records(engine_settings, 2)
+    processor = _processor(engine, engine_settings)
+    gate, write, attempts = asyncio.Event(), StoreTransaction.write, []
+
+    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
+        if "f1" not in outcome.applied:
+            await write(tx, outcome, *args, **kwargs)
+            return
+        await gate.wait()
+        await write(tx, outcome, *args, **kwargs)
+        attempts.append(outcome)
+        if len(attempts) == 1:  # a conflict found after the write: the attempt rolls back and is retried
+            raise IdentityRace("the first attempt of the batch in front rolls back")
+
+    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    in_front = Handoff()
+    behind = Handoff(in_front)
+    batch_in_front = asyncio.create_task(processor.process([records["f1"]], None, in_front))
+    await asyncio.wait_for(in_front.decided.wait(), 10)
+    batch_behind = asyncio.create_task(processor.process([records["f2"]], in_front, behind))
+    try:
+        await eventually(lambda: _waiting_for_a_token(engine), 10, "the write behind waits in PostgreSQL")
+        assert not batch_behind.done()
+    finally:
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(batch_in_front, batch_behind), 30)
+
+    assert len(attempts) == 2
+    async with engine.connect() as conn:
+        stage = await conn.scalar(text("SELECT state->>'stage' FROM lead_snapshots"))
+        causes = (await conn.execute(text("SELECT cause_event_id FROM lead_events ORDER BY position"))).scalars()
+        causes_in_order = list(causes)
+    assert stage == "sal"
+    assert causes_in_order == sorted(causes_in_order) and "f2" in causes_in_order  # f1's events, then f2's
+    assert causes_in_order.count("f2") == 1
+
+
+async def _waiting_for_a_token(engine: AsyncEngine) -> bool:
+    """A backend of this database waits for a bigint advisory lock (only batch tokens are such locks)."""
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+    return bool(waiting)
 
 
 def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
