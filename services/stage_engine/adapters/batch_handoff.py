@@ -43,9 +43,9 @@ class PredecessorRolledBack(Exception):
 
 class Handoff:
     def __init__(self, in_front: Handoff | None = None) -> None:
-        # the batch behind this one opens its transaction only once the batch in front of this one committed:
-        # at most two transactions are open, and the one behind sees everything but this batch's writes
-        self.in_front_committed = in_front.committed if in_front is not None else None
+        # The batch in front, dropped once this one committed (so no chain of hand-overs outlives its batches).
+        # The batch behind this one carries from both: at most three transactions hold locks (`claim_after`).
+        self.front = in_front
         self.decided = asyncio.Event()  # set once this batch decided (its outcome is set); it then only writes
         self.rolled_back = asyncio.Event()  # set when an attempt of this batch rolled back (stays set)
         self.outcome: BatchOutcome | None = None  # of the current attempt, set before `decided`
@@ -59,12 +59,27 @@ class Handoff:
         self.alone_from: int | None = None
         self.committed: asyncio.Future[BatchOutcome | None] = asyncio.get_running_loop().create_future()
 
+    def claim_after(self) -> asyncio.Future[BatchOutcome | None] | None:
+        """For the batch behind this one: the commit it claims after, that of the batch two in front of this one
+        (so at most three transactions hold locks, and it sees everything but the writes of the two in front)."""
+        older = self.front
+        oldest = older.front if older is not None else None
+        return oldest.committed if oldest is not None else None
+
+    def fronts(self) -> list[Handoff]:
+        """For the batch behind this one, the batches it carries from, oldest first: the one in front of this one
+        (while it has not committed) and this one."""
+        older = self.front
+        return [older, self] if older is not None and not older.committed.done() else [self]
+
     def commit_done(self) -> None:
+        self.front = None
         if not self.committed.done():
             self.committed.set_result(self.outcome)
 
     def fail(self, exc: BaseException) -> None:
         """This batch will never commit (the loop stopped): the batches behind it raise `exc` too."""
+        self.front = None
         if not self.committed.done():
             self.committed.set_exception(exc)
             self.committed.exception()  # retrieved here: no "never retrieved" warning when nothing is behind

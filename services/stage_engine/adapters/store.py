@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -98,20 +98,20 @@ class StoreTransaction:
         outcome: BatchOutcome,
         group_id: str,
         offsets: Mapping[TopicPartition, int],
-        front_token: int | None = None,
+        front_tokens: Sequence[int] = (),
         held_in_front: Collection[str] = (),
     ) -> None:
-        """One call, sent at once even while the batch in front still writes (`front_token`: the token it holds
-        until it ends, None when there is none): PostgreSQL parses the documents and writes the snapshots of the
-        leads the batch in front does not hold (not in `held_in_front`: it neither locked nor changed them),
-        then waits for the batch in front to end, takes the append lock and writes the rest in one statement
+        """One call, sent at once even while the batches in front still write (`front_tokens`: the tokens they
+        hold until they end): PostgreSQL parses the documents and writes the snapshots of the leads the batches in
+        front do not hold (not in `held_in_front`: they neither locked nor changed them), then waits for the
+        batches in front to end, takes the append lock and writes the rest in one statement
         that sees what the batch in front wrote: the other snapshots, the new identities, the merges'
         re-pointing, the consumer offsets (`GREATEST`: a late writer never moves an offset back), the append
         and the page and screen views (`lead_activity`). The caller commits only if the batch in front
         committed (it may have rolled back).
 
         So the serial part of the pipeline, from the end of the batch in front to this batch's append, holds
-        no round trip and no parsing. Nothing the batch in front writes is written before it ended, so it never
+        no round trip and no parsing. Nothing a batch in front writes is written before it ended, so it never
         waits for a lock this batch holds; and nothing another engine's last statement can wait for
         (identities, the append lock, offsets) is taken before the wait (`docs/engine.md`, "Lock waits")."""
         early = [lead for lead in outcome.leads.values() if lead.lead_id not in held_in_front]
@@ -135,7 +135,7 @@ class StoreTransaction:
             len(outcome.appended),
             owners_document(identities),
             activity_document(outcome.activity.rows(survivors)),
-            front_token,
+            list(front_tokens),
         )
         if inserted != len(identities):
             raise IdentityRace("an identity of this batch was linked to another lead concurrently")

@@ -71,19 +71,19 @@ _LAST = (
 )
 
 # A batch's writes, in order (`StoreTransaction.write`): its documents parsed; the snapshots ($1) of leads the
-# batch in front does not hold; the wait for the batch in front ($14, its token: the advisory lock it holds from
-# its first statement to its end; NULL for none); the append lock ($9 with the schema's hash: positions follow
-# commit order); the rest in one statement, with a snapshot taken after the wait, so it sees what the batch in
+# batches in front do not hold; the wait for the batches in front ($14, their tokens: the advisory locks they hold
+# from their first statement to their end); the append lock ($9 with the schema's hash: positions follow
+# commit order); the rest in one statement, with a snapshot taken after the wait, so it sees what the batches in
 # front wrote. Returns how many identities were inserted. A function of the session (pg_temp), created on each
 # connection the store uses, so that the SQL stays here; in a VOLATILE function each statement sees what
 # committed before it started.
 CREATE_WRITE_BATCH = (
     "CREATE OR REPLACE FUNCTION pg_temp.stagetrack_write_batch(text, text, text[], text[], text, text[], int[], "
-    "bigint[], int, text, int, text, text, bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $body$ DECLARE "
+    "bigint[], int, text, int, text, text, bigint[]) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $body$ DECLARE "
     "_early jsonb := $1::jsonb; _late jsonb := $2::jsonb; _events jsonb := $10::jsonb; _owners jsonb := $12::jsonb; "
-    "_activity jsonb := $13::jsonb; _inserted bigint; BEGIN "
+    "_activity jsonb := $13::jsonb; _inserted bigint; _front bigint; BEGIN "
     f"IF jsonb_array_length(_early) > 0 THEN {_SNAPSHOTS.format(p='_early')}; END IF; "
-    "IF $14 IS NOT NULL THEN PERFORM pg_advisory_xact_lock_shared($14); END IF; "
+    "FOREACH _front IN ARRAY $14 LOOP PERFORM pg_advisory_xact_lock_shared(_front); END LOOP; "
     "PERFORM pg_advisory_xact_lock($9, hashtext(current_schema())); "
     f"{_LAST}; RETURN _inserted; END $body$"
 )

@@ -69,23 +69,25 @@ class BatchTransaction:
         extras = {event_id: email_identities(event, self._email_key) for event_id, event in events.items()}
         identities = {i for event_id, event in events.items() for i in identities_of(event, extras[event_id])}
         async with self._store.transaction() as tx:
+            fronts: list[Handoff] = []
             if previous is not None:
                 # decoded, and BEGIN sent, while the batch in front decides (BEGIN takes no snapshot or lock): once
-                # it decided, the claim goes out at once. This batch carries that batch's outcome.
+                # it decided, the claim goes out at once. This batch carries that batch's outcome, and that of the
+                # batch in front of it while it has not committed.
                 await previous.decided.wait()
-                if previous.rolled_back.is_set():
+                if (oldest := previous.claim_after()) is not None:
+                    await oldest  # from here at most three batches hold locks
+                fronts = previous.fronts()
+                if any(front.rolled_back.is_set() for front in fronts):
                     raise PredecessorRolledBack()
-                if previous.in_front_committed is not None:
-                    # from here at most two batches hold locks, and this one sees everything but the batch in
-                    # front's writes
-                    await previous.in_front_committed
             carried = previous.outcome if previous is not None else None
-            held_in_front = previous.held if previous is not None else {}
-            front_token = previous.token if previous is not None else None  # of the attempt whose outcome is used
+            # the leads the batches in front hold (the nearer one's state wins), and their tokens
+            held_in_front = {lead_id: lead for front in fronts for lead_id, lead in front.held.items()}
+            front_tokens = [front.token for front in fronts if front.token is not None]
             handoff.token = new_token()
             fresh, owners, loaded = await tx.claim(handoff.token, [*first, *places], identities, held_in_front.keys())
             todo = [event_id for event_id in first if event_id in fresh]
-            leads = await _leads(tx, identities, owners, loaded, carried, held_in_front)
+            leads = await _leads(tx, identities, owners, loaded, [f.outcome for f in fronts], held_in_front)
             applied = [(events[event_id], extras[event_id]) for event_id in todo]
             outcome = await _apply(applied, leads, owners, self._model)
             refused = {event.event_id: reason for event, reason in outcome.rejected}
@@ -105,7 +107,7 @@ class BatchTransaction:
             await asyncio.sleep(0)
 
             # sent at once: PostgreSQL waits there for the batch in front to end before the append
-            await tx.write(outcome, self._group_id, next_offsets(items), front_token, held_in_front.keys())
+            await tx.write(outcome, self._group_id, next_offsets(items), front_tokens, held_in_front.keys())
             # a duplicate: its id was taken before (or earlier in the batch), or its place was set aside before
             tally = Tally(applied=len(todo) - len(refused), duplicate=len(items) - len(todo) - len(unreadable))
             if set_asides:
@@ -113,7 +115,7 @@ class BatchTransaction:
             else:
                 tally.runs.append((False, tally.applied))
             if previous is not None:  # it ended before this batch's append: commit only if it committed what was used
-                await previous.wait_committed(carried)
+                await previous.wait_committed(carried)  # (which it did only if the one in front of it committed)
         return tally
 
     async def _set_aside(
@@ -171,14 +173,15 @@ async def _leads(
     identities: set[Identity],
     owners: dict[Identity, str],
     loaded: dict[str, Lead],
-    carried: BatchOutcome | None,
+    carried: list[BatchOutcome | None],
     in_front: Mapping[str, Lead],
 ) -> dict[str, Lead]:
-    """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batch
-    in front (not committed yet) holds from it (`in_front`), the rest from the store; `owners` is overlaid with
-    the identities of `identities` that batch created (`adapters/batch_handoff.py`)."""
-    if carried is not None:
-        owners.update((i, carried.new_identities[i]) for i in identities & carried.new_identities.keys())
+    """The leads `owners` points at and those they were merged into: `loaded` with the claim, the leads the batches
+    in front (not committed yet) hold from them (`in_front`), the rest from the store; `owners` is overlaid with
+    the identities of `identities` those batches created, oldest first (`adapters/batch_handoff.py`)."""
+    for outcome in carried:
+        if outcome is not None:
+            owners.update((i, outcome.new_identities[i]) for i in identities & outcome.new_identities.keys())
     leads, asked = dict(loaded), set(loaded)
     wanted = ({*owners.values()} | {lead.merged_into for lead in leads.values() if lead.merged_into}) - asked
     while wanted:
