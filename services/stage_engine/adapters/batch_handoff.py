@@ -1,21 +1,24 @@
-"""How one consumed batch tells the next when it may write: two batches overlap, never their writes.
+"""How one consumed batch tells the ones behind it when they may write: three batches overlap, never their writes.
 
-Batch N+1 runs in a transaction of its own (another connection) while batch N writes and commits: it claims
-its ids, resolves identities, locks and loads its leads (the ones N did not change) and decides. It sends its
-write at once; in PostgreSQL the write waits for N's `token` (an advisory lock N's transaction holds to its
-end) before it writes anything N may write too (identities, the snapshots of N's leads, the append and its
-offsets), and N+1 commits only once N committed (`wait_committed`). So positions and offsets follow the log
-(no batch commits before the one in front of it) and N never waits for a lock N+1 holds. N+1 starts only once
-N has decided, and if an attempt of N rolls back, N+1 rolls back too (N's retry may need the leads N+1 locked)
-and retries after N committed.
+Batch N+1 runs in a transaction of its own (another connection) while batches N and N-1 write and commit: it
+claims its ids, resolves identities, locks and loads its leads (the ones N and N-1 did not change) and decides.
+It starts once N has decided, and claims once N-2 committed (at most three transactions hold locks). It sends
+its write at once; in PostgreSQL the write waits for the `token`s of N-1 and N (advisory locks their
+transactions hold to their end) before it writes anything they may write too (identities, the snapshots of
+their leads, the append and its offsets), and N+1 commits only once N committed (`wait_committed`), which N did
+only once N-1 committed. So positions and offsets follow the log (no batch commits before the one in front of
+it) and no batch waits for a lock a batch behind it holds. If an attempt of N (or N-1) rolls back, N+1 rolls
+back too (the retry may need the leads N+1 locked) and retries after N committed.
 
-N's outcome is handed over with it: N+1 takes the leads N changed and the identities N created from it (they
-are not visible to N+1's transaction before N commits; N+1 would otherwise create those leads again), and
-the leads N locked without changing them (locking them again would wait for N's commit). It writes only if
-the attempt of N that committed is the one whose outcome it used. A change by another engine to one of those
-leads after N committed fails N+1's append on the (lead, version) key; the batch is retried, taking every lead
-from the store. A lead N+1 takes from N and does not change is passed on to nobody: the batch behind N+1
-locks it itself.
+The outcomes of the batches in front are handed over with them: N+1 takes the leads N and N-1 changed and the
+identities they created from them (they are not visible to N+1's transaction before those commit; N+1 would
+otherwise create those leads again), and the leads they locked without changing them (locking them again
+would wait for their commit), N's state first. It writes only if the attempt of N that committed is the one
+whose outcome it used. A change by another engine to one of those leads after they committed fails N+1's
+append on the (lead, version) key; the batch is retried, taking every lead from the store. A lead N+1 takes
+from a batch in front and does not change is passed on to nobody: the batch behind N+1 takes it from N if N
+holds it, else locks it itself. A hand-over drops its link to the batch in front once its batch committed,
+so at most three stay linked.
 
 A batch the store refuses because of one of its events is taken apart and committed piece by piece, alone
 (`app/processor.py`): it counts as rolled back, so N+1 waits until all of N's pieces committed and then goes

@@ -30,7 +30,7 @@ from services.stage_engine.adapters.store import EventStore
 log = logging.getLogger(__name__)
 # process(records, the batch in front still committing or None, this batch's handoff to the one behind)
 Process = Callable[[Sequence[ConsumerRecord], Handoff | None, Handoff], Awaitable[None]]
-IN_FLIGHT = 2  # open batch transactions: one writing, the next deciding (batch_handoff.py); 1: one at a time
+IN_FLIGHT = 2  # 2: batches pipelined (batch_handoff.py: up to three hold locks); 1: one at a time
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]

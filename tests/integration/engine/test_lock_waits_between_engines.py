@@ -194,6 +194,57 @@ async def test_the_batch_behind_waits_in_postgresql_for_the_one_in_front_and_rol
     assert causes_in_order.count("f2") == 1
 
 
+async def test_a_batch_takes_a_lead_the_batch_two_in_front_changed_without_waiting_for_its_commit(
+    producer: Producer, engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # three batches in flight: the first creates the lead and is held before its write, the second is about
+    # someone else, the third accepts the lead: it must decide from the first batch's hand-over while that batch
+    # has not committed, and everything is stored once, in log order
+    await producer.send(
+        [
+            envelope("f1", "form_submitted", "2026-10-01T09:00:00+00:00", lead_id="L1", email="l@example.com"),
+            envelope("v1", "page_viewed", "2026-10-01T09:30:00+00:00", anonymous_id="c-2", path="/a"),
+            envelope("f2", "lead_accepted", "2026-10-01T10:00:00+00:00", lead_id="L1"),
+        ]
+    )
+    records = await _records(engine_settings, 3)
+    processor = _processor(engine, engine_settings)
+    gate, write = asyncio.Event(), StoreTransaction.write
+
+    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
+        if "f1" in outcome.applied:
+            await gate.wait()
+        await write(tx, outcome, *args, **kwargs)
+
+    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    first = Handoff()
+    second = Handoff(first)
+    third = Handoff(second)
+    batches = [asyncio.create_task(processor.process([records["f1"]], None, first))]
+    try:
+        await asyncio.wait_for(first.decided.wait(), 10)
+        batches.append(asyncio.create_task(processor.process([records["v1"]], first, second)))
+        await asyncio.wait_for(second.decided.wait(), 10)
+        batches.append(asyncio.create_task(processor.process([records["f2"]], second, third)))
+        await asyncio.wait_for(third.decided.wait(), 10)
+        assert not any(batch.done() for batch in batches)
+    finally:
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(*batches), 30)
+
+    async with engine.connect() as conn:
+        stage = await conn.scalar(
+            text(
+                "SELECT s.state->>'stage' FROM lead_snapshots s JOIN lead_identities i USING (lead_id) "
+                "WHERE i.value = 'L1'"
+            )
+        )
+        rows = await conn.execute(text("SELECT cause_event_id FROM lead_events ORDER BY position"))
+        causes = list(rows.scalars())
+    assert stage == "sal"
+    assert [cause for n, cause in enumerate(causes) if n == 0 or causes[n - 1] != cause] == ["f1", "v1", "f2"]
+
+
 async def _waiting_for_a_token(engine: AsyncEngine) -> bool:
     """A backend of this database waits for a bigint advisory lock (only batch tokens are such locks)."""
     async with engine.connect() as conn:
