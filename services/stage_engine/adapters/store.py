@@ -104,8 +104,8 @@ class StoreTransaction:
         """One call, sent at once even while the batches in front still write (`front_tokens`: the tokens they
         hold until they end): PostgreSQL parses the documents and writes the snapshots of the leads the batches in
         front do not hold (not in `held_in_front`: they neither locked nor changed them), then waits for the
-        batches in front to end, takes the append lock and writes the rest in one statement
-        that sees what the batch in front wrote: the other snapshots, the new identities, the merges'
+        batches in front to end, takes the append lock and writes the rest in one statement that sees what
+        they wrote: the other snapshots, the new identities, the merges'
         re-pointing, the consumer offsets (`GREATEST`: a late writer never moves an offset back), the append
         and the page and screen views (`lead_activity`). The caller commits only if the batch in front
         committed (it may have rolled back).

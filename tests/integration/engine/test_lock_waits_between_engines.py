@@ -1,8 +1,8 @@
-"""A batch waiting for the batch in front of it (adapters/batch_handoff.py) holds no lock that another engine's
-writing batch waits for. Otherwise two engines can wait on each other through the application, where
-PostgreSQL's deadlock detector cannot see it: engine 2's batch D waits for its batch in front C, C waits for a
-lock engine 1's batch A holds, A waits for a lock D holds, and all of them wait forever (seen in CI as a
-two-engine run that stopped making progress)."""
+"""A batch waiting for the batches in front of it (adapters/batch_handoff.py) holds no lock that another engine's
+writing batch waits for. Otherwise two engines can wait on each other: engine 2's batch D waits for its batch in
+front C, C waits for a lock engine 1's batch A holds, A waits for a lock D holds (seen in CI, when the wait was in
+the application, as a two-engine run that stopped making progress; in PostgreSQL the detector would roll one back
+after a second). And the batch behind waits for the ones in front in PostgreSQL, deciding meanwhile."""
 
 from __future__ import annotations
 
@@ -119,14 +119,7 @@ async def test_a_batch_takes_a_lead_the_batch_in_front_locked_without_waiting_fo
     processor = _processor(engine, engine_settings)
     await processor.process([records["v1"]])
 
-    gate, write = asyncio.Event(), StoreTransaction.write
-
-    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
-        if "t1" in outcome.applied:  # the batch in front writes (and commits) only once the gate opens
-            await gate.wait()
-        await write(tx, outcome, *args, **kwargs)
-
-    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    gate = _hold_the_write_of("t1", monkeypatch)  # the batch in front writes (and commits) once the gate opens
     in_front = Handoff()
     behind = Handoff(in_front)
     batch_in_front = asyncio.create_task(processor.process([records["t1"]], None, in_front))
@@ -209,14 +202,7 @@ async def test_a_batch_takes_a_lead_the_batch_two_in_front_changed_without_waiti
     )
     records = await _records(engine_settings, 3)
     processor = _processor(engine, engine_settings)
-    gate, write = asyncio.Event(), StoreTransaction.write
-
-    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
-        if "f1" in outcome.applied:
-            await gate.wait()
-        await write(tx, outcome, *args, **kwargs)
-
-    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    gate = _hold_the_write_of("f1", monkeypatch)
     first = Handoff()
     second = Handoff(first)
     third = Handoff(second)
@@ -243,6 +229,19 @@ async def test_a_batch_takes_a_lead_the_batch_two_in_front_changed_without_waiti
         causes = list(rows.scalars())
     assert stage == "sal"
     assert [cause for n, cause in enumerate(causes) if n == 0 or causes[n - 1] != cause] == ["f1", "v1", "f2"]
+
+
+def _hold_the_write_of(event_id: str, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The batch that applies `event_id` writes only once the returned gate is set."""
+    gate, write = asyncio.Event(), StoreTransaction.write
+
+    async def held_write(tx: StoreTransaction, outcome: BatchOutcome, *args: Any, **kwargs: Any) -> None:
+        if event_id in outcome.applied:
+            await gate.wait()
+        await write(tx, outcome, *args, **kwargs)
+
+    monkeypatch.setattr(StoreTransaction, "write", held_write)
+    return gate
 
 
 async def _waiting_for_a_token(engine: AsyncEngine) -> bool:
