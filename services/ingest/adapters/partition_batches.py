@@ -6,6 +6,12 @@ partition's open batch (`BatchBuilder.append`) and waits on one future per batch
 are handed to the producer when the event loop has run every request ready in the same turn, so coalescing
 adds no waiting: a lone request is sent at once, and requests arriving together share batches.
 
+The first request of a turn to a partition with no batch waiting to be handed over closes its batch there and
+then: the requests after it in the turn share the next one. Otherwise requests that arrive together are all answered
+together, the clients send again together, and the ingest idles while every request waits on one produce request
+(lockstep, ~10 % of its time with 512 KiB batches); this way the first is answered a round trip earlier and the
+requests drift apart.
+
 Per partition one sender hands the batches over in the order they were opened, so each partition keeps the
 order of its records (the producer is idempotent: its retries neither drop nor repeat them). A batch's outcome
 is every request's in it: if Kafka refuses or loses one batch, each request with a record in it is answered
@@ -49,6 +55,9 @@ class PartitionBatches:
                 entry = self._opened(partition)
                 entry[0].append(key=key, value=value, timestamp=None)  # an empty batch takes any one record
             outcomes.add(entry[1])
+        for partition, entry in list(self._open.items()):
+            if entry[1] in outcomes and partition not in self._senders and not self._full.get(partition):
+                self._full[partition].append(self._open.pop(partition))  # the first request alone: see above
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -70,7 +79,7 @@ class PartitionBatches:
         """Every request ready in this turn of the loop has appended: start the senders of the partitions that
         have records and none running (a running one takes the open batch when the producer has room)."""
         self._flush_scheduled = False
-        for partition in list(self._open):
+        for partition in [*self._open, *(p for p, full in self._full.items() if full)]:
             if partition not in self._senders:
                 task = self._loop.create_task(self._send(partition))
                 self._senders[partition] = task

@@ -1,5 +1,6 @@
 """How requests in flight share Kafka batches: one batch per partition for the requests of one turn of the event
-loop, handed over in order, each request waiting on exactly the batches that hold its records. The producer here
+loop (the first request to an idle partition alone), handed over in order, each request waiting on exactly the
+batches that hold its records. The producer here
 is a stand-in that records what it is handed (the real broker is in tests/integration/ingest)."""
 
 from __future__ import annotations
@@ -67,12 +68,32 @@ async def test_requests_of_one_turn_share_one_closed_batch_per_partition_handed_
     batches = PartitionBatches(producer, "events")
     first = batches.append(records(0, "a1") + records(1, "a2"))
     second = batches.append(records(0, "b1"))
-    assert first & second, "the two requests wait on the same batch of partition 0"
+    third = batches.append(records(0, "c1") + records(1, "c2"))
+    assert second & third, "the requests after the first share the next batch of partition 0"
+    assert not first & (second | third), "the first request to an idle partition has its batches to itself"
     await turns()
-    assert sorted(producer.sent) == [(0, [b"a1", b"b1"], True), (1, [b"a2"], True)]
+    assert [values for partition, values, _ in producer.sent if partition == 0] == [[b"a1"], [b"b1", b"c1"]]
+    assert [values for partition, values, _ in producer.sent if partition == 1] == [[b"a2"], [b"c2"]]
+    assert all(closed for _, _, closed in producer.sent)
+    producer.acknowledge_all()
+    await asyncio.wait(first | second | third)
+    assert all(outcome.exception() is None for outcome in first | second | third)
+
+
+async def test_a_request_to_a_partition_with_a_batch_on_its_way_joins_the_open_batch() -> None:
+    producer = Producer()
+    producer.room = asyncio.Event()  # the first batch waits in the sender, as behind a batch in flight
+    batches = PartitionBatches(producer, "events")
+    first = batches.append(records(0, "a"))
+    await turns()
+    second = batches.append(records(0, "b"))
+    third = batches.append(records(0, "c"))
+    assert second == third, "behind a batch on its way, requests share the open batch"
+    producer.room.set()
+    await turns(10)
+    assert [values for _, values, _ in producer.sent] == [[b"a"], [b"b", b"c"]]
     producer.acknowledge_all()
     await asyncio.wait(first | second)
-    assert all(outcome.exception() is None for outcome in first | second)
 
 
 async def test_a_failed_batch_fails_only_the_requests_with_records_in_it() -> None:
