@@ -20,11 +20,6 @@ from services.common.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 MIN_INSYNC = "min.insync.replicas"
-# A batch holds up to this much of one partition's records (aiokafka's default is 16 KiB). Under load the records
-# waiting while a partition's previous batch is in flight then go in one batch, not dozens: aiokafka's Python
-# costs per batch, and the ingest published ~17 % more events per CPU second with it (docs/benchmarks.md).
-# Under the broker's default 1 MiB message.max.bytes.
-KAFKA_BATCH_BYTES = 512 * 1024
 
 
 def security_options(security: KafkaSecurity) -> dict[str, Any]:
@@ -52,15 +47,13 @@ def durable_producer(
 ) -> AIOKafkaProducer:
     """A producer whose acknowledgement means the record is on every in-sync replica.
 
-    aiokafka defaults to acks=1; stagetrack answers 2xx only on acks=all with idempotence. Batches of up to
-    KAFKA_BATCH_BYTES.
+    aiokafka defaults to acks=1; stagetrack answers 2xx only on acks=all with idempotence.
     """
     options: dict[str, object] = {
         "bootstrap_servers": bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
-        "max_batch_size": KAFKA_BATCH_BYTES,
         "compression_type": None,
         "request_timeout_ms": 10_000,
         "client_id": "stagetrack",

@@ -30,6 +30,7 @@ from services.stage_engine.adapters.lead_event_records import partition_of, reco
 log = logging.getLogger(__name__)
 PUBLISHER_LOCK = 0x57A6F  # with the schema's hash: one publisher per store, stores in other schemas do not wait
 CURSOR = "lead-events"
+KAFKA_BATCH_BYTES = 512 * 1024  # per partition and request; under the broker's default 1 MiB message.max.bytes
 
 Pending = tuple[int, Sequence["asyncio.Future[object]"]]  # the last position sent, and Kafka's acknowledgements
 
@@ -71,7 +72,9 @@ class OutboxPublisher:
                 await asyncio.sleep(1)
 
     async def _publish_while_leader(self) -> None:
-        producer = durable_producer(self._bootstrap, security=self._security, client_id="stagetrack-outbox")
+        producer = durable_producer(
+            self._bootstrap, security=self._security, client_id="stagetrack-outbox", max_batch_size=KAFKA_BATCH_BYTES
+        )
         await producer.start()
         try:
             async with self._engine.connect() as conn:

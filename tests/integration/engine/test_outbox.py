@@ -13,7 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common import kafka
+from services.stage_engine.adapters import outbox
 from services.stage_engine.adapters.outbox import CURSOR, OutboxPublisher
 from services.stage_engine.app.settings import EngineSettings
 from tests.stack import consume, eventually
@@ -63,7 +63,7 @@ async def _cursor(engine: AsyncEngine) -> int | None:
 async def test_every_stored_event_is_published_once_by_lead_in_store_order(
     engine_settings: EngineSettings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(kafka, "KAFKA_BATCH_BYTES", 2048)  # several Kafka batches per partition and read
+    monkeypatch.setattr(outbox, "KAFKA_BATCH_BYTES", 2048)  # several Kafka batches per partition and read
     rows = await _store_rows(engine)
     acknowledged: list[int] = []
     publisher = OutboxPublisher(
