@@ -16,7 +16,6 @@ import contextlib
 import functools
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -25,7 +24,16 @@ from aiokafka import AIOKafkaProducer
 
 from bench.harness import Result, http_posts, measure, report, scratch_stack, send_requests, served
 from bench.ingest_seal_check import PersonalKeys, assert_sealed
-from bench.ingest_workload import BATCH, IDENTIFIED_EVERY, KINDS, Records, events, kafka_records, request_bodies
+from bench.ingest_workload import (
+    BATCH,
+    IDENTIFIED_EVERY,
+    KINDS,
+    Records,
+    events,
+    kafka_records,
+    new_run_id,
+    request_bodies,
+)
 from services.common.kafka import durable_producer
 from services.common.keys import KeyStore
 from services.common.service import database
@@ -119,7 +127,7 @@ async def http_servers(settings: ServiceSettings, keys: PersonalKeys) -> AsyncIt
 
 async def run() -> None:
     load_before = os.getloadavg()[0]  # other work on the machine skews every contender: shown with the result
-    keys, data_key, run_id = PersonalKeys(), os.urandom(32), uuid.uuid4().hex[:8]
+    keys, data_key, run_id = PersonalKeys(), os.urandom(32), new_run_id()
     workloads = [events(f"{run_id}-{w}", EVENTS) for w in range(ROUNDS + 1)]  # 0: the warm-up
     bodies = [request_bodies(workload) for workload in workloads]
     records = [await kafka_records(b, keys.hash_key, data_key) for b in bodies]

@@ -4,6 +4,8 @@ records the ingest publishes for them, sealed (the direct-to-Kafka baseline send
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +26,12 @@ LAG = 20  # persons between a person's successive identified events: they fall ~
 START = datetime(2026, 11, 1, 9, tzinfo=timezone(timedelta(hours=9)))
 
 Records = list[tuple[bytes, bytes]]  # (key, value) of one batch, as the ingest sends them
+
+
+def new_run_id() -> str:
+    """8 random letters naming a run's events and persons: no digits, since an anonymous id with a run of them
+    ("anon-03234039-0-0") is shaped like a phone number, and the personal-data guard refuses it."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
 
 
 def events(run: str, count: int) -> list[dict[str, Any]]:

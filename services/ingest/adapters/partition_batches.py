@@ -9,8 +9,8 @@ adds no waiting: a lone request is sent at once, and requests arriving together 
 The first request of a turn to a partition with no batch waiting to be handed over closes its batch there and
 then: the requests after it in the turn share the next one. Otherwise requests that arrive together are all answered
 together, the clients send again together, and the ingest idles while every request waits on one produce request
-(lockstep, ~10 % of its time with 512 KiB batches); this way the first is answered a round trip earlier and the
-requests drift apart.
+(lockstep); this way the first is answered a round trip earlier and the requests drift apart (~11 % more events/s
+in the ingest benchmark, docs/benchmarks.md).
 
 Per partition one sender hands the batches over in the order they were opened, so each partition keeps the
 order of its records (the producer is idempotent: its retries neither drop nor repeat them). A batch's outcome
